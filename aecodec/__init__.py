@@ -1,0 +1,1 @@
+"""aecodec: learned image compression."""

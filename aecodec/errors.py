@@ -1,0 +1,37 @@
+"""One exception family, so callers catch ``AecError`` and the CLI maps each subclass to an exit code."""
+
+
+class AecError(Exception):
+    """Base of every error aecodec raises on purpose."""
+
+    exit_code = 1
+
+
+class InputImageError(AecError):
+    """The input image cannot be read or is not an image."""
+
+    exit_code = 3
+
+
+class FormatError(AecError):
+    """The bitstream is not a valid .aec file: bad magic, unknown version, truncated, CRC mismatch."""
+
+    exit_code = 4
+
+
+class ModelMismatchError(AecError):
+    """The bitstream names a codec or weights this installation does not have."""
+
+    exit_code = 5
+
+
+class UnknownCodecError(AecError):
+    """A codec name or quality that is not in the registry."""
+
+    exit_code = 6
+
+
+class OutputError(AecError):
+    """The output cannot be written: exists without --force, or its folder is missing."""
+
+    exit_code = 7

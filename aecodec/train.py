@@ -1,0 +1,214 @@
+"""The rate-distortion training loop of the variable-rate hyperprior.
+
+Direct on purpose (nanoGPT style): one function, a dataclass of options, a checkpoint that holds everything
+needed to continue exactly (model, both optimizers, step, RNG state, options). Each step draws a random quality
+level per sample, so one network learns every rate.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .data import load_pack, random_crops, resolve_images, sample_batch, split
+from .losses import psnr_from_mse, rd_loss
+from .models.hyperprior import Hyperprior, HyperpriorConfig
+
+
+@dataclass
+class TrainOptions:
+    out: str = "runs/hyperprior"
+    data: str = "train"  # dataset name/folder, or a .npz pack
+    N: int = 128
+    M: int = 256
+    steps: int = 100_000  # total steps of the schedule
+    auto_steps_seconds: float = 0.0  # >0: measure speed, set ``steps`` to fill this many seconds
+    time_limit: float = 0.0  # >0: stop (and checkpoint) after this many seconds of this process
+    batch: int = 8
+    patch: int = 256
+    lr: float = 1e-4
+    min_lr_ratio: float = 0.02
+    warmup: int = 500
+    clip: float = 1.0
+    aux_lr: float = 1e-3
+    seed: int = 0
+    device: str = "cpu"
+    amp: bool = False  # bf16 autocast for the transforms (entropy models stay fp32); CUDA only
+    val_every: int = 1000
+    ckpt_every: int = 1000
+    threads: int = 0
+    init: str = ""  # warm start from a checkpoint's model weights
+
+
+def lr_at(step: int, o: TrainOptions) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio * lr``."""
+    if step < o.warmup:
+        return o.lr * (step + 1) / o.warmup
+    t = min(1.0, (step - o.warmup) / max(1, o.steps - o.warmup))
+    return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def load_data(o: TrainOptions) -> tuple[torch.Tensor, torch.Tensor]:
+    if o.data.endswith(".npz"):
+        return load_pack(Path(o.data))
+    train, val = split(resolve_images(o.data))
+    return random_crops(train, max(o.patch, 256), 1, o.seed), random_crops(val, max(o.patch, 256), 2, 100)
+
+
+@torch.no_grad()
+def validate(model: Hyperprior, val: torch.Tensor, o: TrainOptions) -> dict[str, float]:
+    """Mean RD loss over all levels on the fixed validation crops, with real rounding (eval mode)."""
+    model.eval()
+    dev = torch.device(o.device)
+    x = val.permute(0, 3, 1, 2).float().div(255).to(dev)
+    lam = torch.tensor(model.config.lambdas, device=dev)
+    losses, bpps, psnrs = [], [], []
+    for lvl in range(model.num_levels):
+        for i in range(0, len(x), 16):
+            xb = x[i:i + 16]
+            level = torch.full((len(xb),), lvl, device=dev, dtype=torch.long)
+            r = rd_loss(xb, model(xb, level), lam[level])
+            losses.append(r.loss.item() * len(xb))
+            bpps.append(r.bpp.sum().item())
+            psnrs.append(psnr_from_mse(r.mse).sum().item())
+    model.train()
+    n = len(x) * model.num_levels
+    return {"val_loss": sum(losses) / n, "val_bpp": sum(bpps) / n, "val_psnr": sum(psnrs) / n}
+
+
+def save_checkpoint(path: Path, model, opt, aux_opt, step: int, gen: torch.Generator, o: TrainOptions,
+                    best: float) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "config": model.config.to_dict(), "opt": opt.state_dict(),
+                "aux_opt": aux_opt.state_dict(), "step": step, "rng": gen.get_state(),
+                "options": asdict(o), "best_val": best}, tmp)
+    tmp.replace(path)
+
+
+def train(o: TrainOptions) -> Path:
+    """Train (or resume from ``out/last.pt``); returns the path of the best checkpoint."""
+    out = Path(o.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if o.threads:
+        torch.set_num_threads(o.threads)
+    dev = torch.device(o.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    last = out / "last.pt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None
+    if ckpt:  # the schedule belongs to the run: keep its total steps
+        o.steps = ckpt["options"]["steps"]
+        o.auto_steps_seconds = 0.0
+    torch.manual_seed(o.seed)
+    model = Hyperprior(HyperpriorConfig(N=o.N, M=o.M)).to(dev)
+    if o.init and not ckpt:
+        init = torch.load(o.init, map_location="cpu", weights_only=False)
+        model.load_state_dict(init["model"])
+    main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
+    aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+    opt = torch.optim.Adam(main_params, lr=o.lr)
+    aux_opt = torch.optim.Adam(aux_params, lr=o.aux_lr)
+    gen = torch.Generator().manual_seed(o.seed)
+    step, best = 0, float("inf")
+    if ckpt:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        aux_opt.load_state_dict(ckpt["aux_opt"])
+        gen.set_state(ckpt["rng"])
+        step, best = ckpt["step"], ckpt["best_val"]
+    train_crops, val_crops = load_data(o)
+    train_crops = train_crops.to(dev)
+    lam = torch.tensor(model.config.lambdas, device=dev)
+    log_path = out / "log.csv"
+    new_log = not log_path.exists()
+    log = open(log_path, "a", newline="")
+    writer = csv.writer(log)
+    if new_log:
+        writer.writerow(["step", "seconds", "lr", "loss", "bpp", "psnr", "aux", "val_loss", "val_bpp", "val_psnr"])
+    t0 = time.time()
+    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=o.amp and dev.type == "cuda")
+    bar = tqdm(total=o.steps, initial=step, dynamic_ncols=True, mininterval=2)
+    skipped = 0
+    while step < o.steps:
+        if o.auto_steps_seconds and step == 50:
+            t_probe = time.time()
+        if o.auto_steps_seconds and step == 150:
+            rate = 100 / (time.time() - t_probe)
+            o.steps = max(step + 1, int(rate * o.auto_steps_seconds))
+            o.auto_steps_seconds = 0.0
+            bar.total = o.steps
+            bar.write(f"measured {rate:.2f} steps/s: schedule set to {o.steps} steps")
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, o)
+        x = sample_batch(train_crops, o.batch, o.patch, gen).to(dev, non_blocking=True)
+        level = torch.randint(model.num_levels, (o.batch,), generator=gen).to(dev)
+        with amp:
+            out_ = model(x, level)
+        r = rd_loss(x, out_, lam[level])
+        opt.zero_grad(set_to_none=True)
+        aux_opt.zero_grad(set_to_none=True)
+        if not torch.isfinite(r.loss):
+            skipped += 1  # a non-finite batch is dropped, never applied
+            if skipped > 50:
+                raise RuntimeError("training diverged: 50 non-finite losses")
+            step += 1
+            continue
+        r.loss.backward()
+        torch.nn.utils.clip_grad_norm_(main_params, o.clip)
+        opt.step()
+        aux = model.aux_loss()
+        aux.backward()
+        aux_opt.step()
+        step += 1
+        bar.update(1)
+        psnr = psnr_from_mse(r.mse.mean()).item()
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{r.loss.item():.3f}", bpp=f"{r.bpp.mean().item():.3f}", psnr=f"{psnr:.2f}")
+        row = None
+        if step % 100 == 0:
+            row = [step, round(time.time() - t0, 1), lr_at(step, o), r.loss.item(), r.bpp.mean().item(), psnr,
+                   aux.item(), "", "", ""]
+        stop = o.time_limit and time.time() - t0 > o.time_limit
+        if step % o.val_every == 0 or step == o.steps or stop:
+            v = validate(model, val_crops, o)
+            row = row or [step, round(time.time() - t0, 1), lr_at(step, o), r.loss.item(), r.bpp.mean().item(),
+                          psnr, aux.item(), "", "", ""]
+            row[-3:] = [v["val_loss"], v["val_bpp"], v["val_psnr"]]
+            bar.write(f"step {step}: val loss {v['val_loss']:.4f} bpp {v['val_bpp']:.3f} psnr {v['val_psnr']:.2f}")
+            if v["val_loss"] < best:
+                best = v["val_loss"]
+                save_checkpoint(out / "best.pt", model, opt, aux_opt, step, gen, o, best)
+        if row:
+            writer.writerow(row)
+            log.flush()
+        if step % o.ckpt_every == 0 or step == o.steps or stop:
+            save_checkpoint(last, model, opt, aux_opt, step, gen, o, best)
+        if stop:
+            break
+    save_checkpoint(last, model, opt, aux_opt, step, gen, o, best)
+    bar.close()
+    log.close()
+    return out / "best.pt"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    for f in fields(TrainOptions):
+        kind = f.type if isinstance(f.type, type) else eval(f.type)  # noqa: S307 (annotations are strings)
+        if kind is bool:
+            p.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
+        else:
+            p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default)
+    train(TrainOptions(**vars(p.parse_args(argv))))
+
+
+if __name__ == "__main__":
+    main()
