@@ -1,1 +1,22 @@
-"""aecodec: learned image compression."""
+"""aecodec: learned image compression that decodes bit-exactly everywhere.
+
+    data = aecodec.encode("photo.png")          # .aec bytes, default codec and quality
+    image = aecodec.decode(data)                 # PIL.Image
+    aecodec.list_codecs()                        # registered codecs; the first is the default
+"""
+from .api import FileInfo, decode, encode, inspect
+from .errors import AecError, FormatError, InputImageError, ModelMismatchError, OutputError, UnknownCodecError
+from .registry import CodecInfo, get_codec, list_codecs
+
+__version__ = "0.1.0"
+
+
+def load(name: str | None = None, device: str = "cpu"):
+    """The ready-to-code codec object of a registered codec (its ``.model`` is the torch module)."""
+    return get_codec(name).load(device)
+
+
+__all__ = [
+    "AecError", "CodecInfo", "FileInfo", "FormatError", "InputImageError", "ModelMismatchError", "OutputError",
+    "UnknownCodecError", "decode", "encode", "get_codec", "inspect", "list_codecs", "load", "__version__",
+]

@@ -27,6 +27,7 @@ class TrainOptions:
     data: str = "train"  # dataset name/folder, or a .npz pack
     N: int = 128
     M: int = 256
+    lambdas: str = ""  # comma-separated quality levels' lambdas; empty = the model's default
     steps: int = 100_000  # total steps of the schedule
     auto_steps_seconds: float = 0.0  # >0: measure speed, set ``steps`` to fill this many seconds
     time_limit: float = 0.0  # >0: stop (and checkpoint) after this many seconds of this process
@@ -108,10 +109,13 @@ def train(o: TrainOptions) -> Path:
         o.steps = ckpt["options"]["steps"]
         o.auto_steps_seconds = 0.0
     torch.manual_seed(o.seed)
-    model = Hyperprior(HyperpriorConfig(N=o.N, M=o.M)).to(dev)
+    lambdas = tuple(float(v) for v in o.lambdas.split(",")) if o.lambdas else HyperpriorConfig().lambdas
+    model = Hyperprior(HyperpriorConfig(N=o.N, M=o.M, lambdas=lambdas)).to(dev)
     if o.init and not ckpt:
         init = torch.load(o.init, map_location="cpu", weights_only=False)
-        model.load_state_dict(init["model"])
+        missing, _ = model.load_state_dict({k: v.float() for k, v in init["model"].items()}, strict=False)
+        if {k for k, _ in model.named_parameters()}.intersection(missing):  # buffers are constants
+            raise ValueError(f"--init {o.init} lacks parameters: {missing}")
     main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
     opt = torch.optim.Adam(main_params, lr=o.lr)

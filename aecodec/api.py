@@ -1,0 +1,118 @@
+"""Public API: encode, decode, inspect. Images of any size: padded to the model stride, large ones in tiles."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from . import bitstream
+from .bitstream import Container
+from .errors import AecError, FormatError, InputImageError, ModelMismatchError, UnknownCodecError
+from .image import join_image, open_image, pad_to, split_image
+from .registry import CodecInfo, codec_by_id, get_codec
+
+TILE = 1024  # tile side for large images: bounds memory, multiple of every model stride
+TILE_ABOVE = 1536 * 1536  # images with more pixels than this are coded in tiles
+
+
+def _quality16(info: CodecInfo, quality: float | None) -> int:
+    q = info.default_quality if quality is None else quality
+    lo, hi = min(info.qualities), max(info.qualities)
+    if not lo <= q <= hi:
+        raise UnknownCodecError(f"quality {q} outside {lo}..{hi} for codec {info.name!r}")
+    return round(q * 16)
+
+
+def _tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """(top, left, height, width) of each tile in row-major order; one tile when ``tile`` is 0."""
+    if tile == 0:
+        return [(0, 0, height, width)]
+    return [(t, l, min(tile, height - t), min(tile, width - l))
+            for t in range(0, height, tile) for l in range(0, width, tile)]
+
+
+def encode(image: str | Path | Image.Image, codec: str | None = None, quality: float | None = None,
+           device: str = "cpu") -> bytes:
+    """Compress an image (path or PIL image) to .aec bytes. ``quality`` may be fractional (1/16 steps)."""
+    info = get_codec(codec)
+    q16 = _quality16(info, quality)
+    im = open_image(image)
+    if not (1 <= im.width <= bitstream.MAX_SIDE and 1 <= im.height <= bitstream.MAX_SIDE):
+        raise InputImageError(f"image size {im.width}x{im.height} outside 1..{bitstream.MAX_SIDE}")
+    x, mode, alpha = split_image(im)
+    model = info.load(device)
+    h, w = x.shape[-2:]
+    tile = TILE if h * w > TILE_ABOVE else 0
+    streams: list[bytes] = []
+    for top, left, th, tw in _tiles(w, h, tile):
+        part = pad_to(x[:, :, top:top + th, left:left + tw], model.model.stride)
+        streams += model.compress(part, q16)
+    if alpha is not None:
+        streams.append(alpha)
+    return bitstream.pack(Container(info.codec_id, info.weights_hash, q16, w, h, mode, tile, streams))
+
+
+def _checked(data: bytes) -> tuple[Container, CodecInfo]:
+    c = bitstream.unpack(data)
+    info = codec_by_id(c.codec_id)
+    if c.weights_hash != info.weights_hash:
+        raise ModelMismatchError(
+            f"bitstream was made with other weights of codec {info.name!r} (hash {c.weights_hash.hex()}, "
+            f"installed {info.weights_hash.hex()}): decode it with the aecodec version that wrote it")
+    if not 16 * min(info.qualities) <= c.quality16 <= 16 * max(info.qualities):
+        raise FormatError(f"invalid quality {c.quality} for codec {info.name!r}")
+    return c, info
+
+
+def decode(data: bytes, device: str = "cpu") -> Image.Image:
+    """Decompress .aec bytes to a PIL image of the original size and mode."""
+    c, info = _checked(bytes(data))
+    tiles = _tiles(c.width, c.height, c.tile)
+    has_alpha = c.mode in ("RGBA", "LA")
+    if len(c.streams) != 2 * len(tiles) + has_alpha:
+        raise FormatError(f"expected {2 * len(tiles) + has_alpha} streams, found {len(c.streams)}")
+    model = info.load(device)
+    stride = model.model.stride
+    x = torch.empty(1, 3, c.height, c.width)
+    try:
+        for i, (top, left, th, tw) in enumerate(tiles):
+            ph, pw = th + (-th % stride), tw + (-tw % stride)
+            x_hat = model.decompress(c.streams[2 * i:2 * i + 2], ph, pw, c.quality16)
+            x[:, :, top:top + th, left:left + tw] = x_hat[:, :, :th, :tw].cpu()
+        return join_image(x, c.mode, c.streams[-1] if has_alpha else None)
+    except AecError:
+        raise
+    except Exception as e:  # a stream that passed the CRC but does not parse: report, never crash
+        raise FormatError(f"corrupted .aec payload: {e}") from None
+
+
+@dataclass
+class FileInfo:
+    """What ``aecodec info`` prints."""
+
+    codec: str
+    codec_id: int
+    weights_hash: str
+    quality: float
+    width: int
+    height: int
+    mode: str
+    tiles: int
+    bytes: int
+    bpp: float
+    compression_ratio: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def inspect(data: bytes) -> FileInfo:
+    """Header facts and rate of .aec bytes (validated, not decoded)."""
+    c, info = _checked(bytes(data))
+    pixels = c.width * c.height
+    channels = len(c.mode)
+    return FileInfo(info.name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode,
+                    len(_tiles(c.width, c.height, c.tile)), len(data), 8 * len(data) / pixels,
+                    pixels * channels / len(data))

@@ -1,0 +1,101 @@
+"""The hyperprior codec: image tensor <-> entropy-coded streams, with bit-exact parsing.
+
+Parsing depends only on integers: z symbols, the integer hyper-synthesis (``aecodec.fixedpoint``), integer gains
+and stored CDF tables. Floats touch only the analysis transform (the encoder's choice of symbols) and the
+synthesis transform (pixels).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .entropy import CdfTable, RansCoder
+from .fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, shift_round
+from .models.hyperprior import Hyperprior
+
+QSTEPS = 16  # quality is stored in 1/16 steps: fractional qualities interpolate between trained levels
+
+
+class HyperpriorCodec:
+    """A loaded model, ready to code (no update step): float transforms plus the integer parsing path."""
+
+    def __init__(self, model: Hyperprior, fixed: dict[str, Tensor], z_table: CdfTable, y_table: CdfTable,
+                 device: str = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
+        self.h_s = IntHyperSynthesis(model.h_s.cpu())
+        model.h_s.to(self.device)
+        self.gain_fixed = fixed["gain"].long()  # [L, M], FRAC_G bits
+        self.inv_hyper_gain_fixed = fixed["inv_hyper_gain"].long()  # [L, N], FRAC_A bits
+        self.scale_bounds = fixed["scale_bounds"].long()  # [S-1], FRAC_A bits
+        self.z_coder = RansCoder(z_table)
+        self.y_coder = RansCoder(y_table)
+
+    @property
+    def levels(self) -> int:
+        return self.model.num_levels
+
+    def quality_range(self) -> tuple[float, float]:
+        return 1.0, float(self.levels)
+
+    # -- gains -------------------------------------------------------------------------------------------
+    def _split(self, q16: int) -> tuple[int, int]:
+        lo, frac = divmod(q16 - QSTEPS, QSTEPS)
+        if lo >= self.levels - 1:
+            lo, frac = self.levels - 2, QSTEPS
+        return lo, frac
+
+    def _int_gain(self, table: Tensor, q16: int) -> Tensor:
+        """Integer linear interpolation between levels: identical on every machine."""
+        lo, frac = self._split(q16)
+        return (table[lo] * (QSTEPS - frac) + table[lo + 1] * frac + QSTEPS // 2) // QSTEPS
+
+    def _float_gain(self, log_table: Tensor, q16: int) -> Tensor:
+        """Geometric interpolation for the gains that touch only encoder choices or pixels."""
+        lo, frac = self._split(q16)
+        t = frac / QSTEPS
+        return ((1 - t) * log_table[lo] + t * log_table[lo + 1]).exp()[None, :, None, None]
+
+    # -- entropy parameters (exact) ----------------------------------------------------------------------
+    def _parameters(self, z_hat: Tensor, q16: int) -> tuple[Tensor, Tensor]:
+        """Integer z [1, N, h, w] -> (scale table indexes, gained means in FRAC_A fixed point) of y."""
+        ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None]
+        params = self.h_s(z_hat * ihg)
+        mu, sigma = params.chunk(2, 1)
+        g = self._int_gain(self.gain_fixed, q16)[None, :, None, None]
+        mu_g = shift_round(mu * g, FRAC_G)
+        sigma_g = shift_round(sigma * g, FRAC_G)
+        idx = torch.searchsorted(self.scale_bounds, sigma_g.reshape(-1).contiguous()).reshape(sigma_g.shape)
+        return idx, mu_g
+
+    def _z_indexes(self, shape: tuple[int, ...]) -> Tensor:
+        n = shape[1]
+        return torch.arange(n).view(1, n, 1, 1).expand(shape)
+
+    # -- coding --------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def compress(self, x: Tensor, q16: int) -> list[bytes]:
+        """x: [1, 3, H, W] in [0, 1], H and W multiples of ``Hyperprior.stride`` -> [z stream, y stream]."""
+        m = self.model
+        y = m.g_a(x.to(self.device)).float()
+        z = m.h_a(y) * self._float_gain(m.log_hyper_gain.to(self.device), q16)
+        z_hat = torch.round(z).cpu().to(torch.int64)
+        z_stream = self.z_coder.encode(z_hat, self._z_indexes(z_hat.shape))
+        idx, mu_g = self._parameters(z_hat, q16)
+        g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
+        y_g = y.cpu().to(torch.float64) * g
+        symbols = torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
+        return [z_stream, self.y_coder.encode(symbols, idx)]
+
+    @torch.no_grad()
+    def decompress(self, streams: list[bytes], height: int, width: int, q16: int) -> Tensor:
+        """Streams of an image padded to ``height`` x ``width`` -> x_hat [1, 3, height, width] in [0, 1]."""
+        m = self.model
+        s = m.stride
+        z_shape = (1, m.config.N, height // s, width // s)
+        z_hat = self.z_coder.decode(streams[0], self._z_indexes(z_shape))
+        idx, mu_g = self._parameters(z_hat, q16)
+        symbols = self.y_coder.decode(streams[1], idx)
+        y_hat = (symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A)).float().to(self.device)
+        y_hat = y_hat * self._float_gain(m.log_inv_gain.to(self.device), q16)
+        return m.g_s(y_hat).clamp_(0, 1)

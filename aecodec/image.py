@@ -1,0 +1,98 @@
+"""PIL images <-> model tensors: colour modes, alpha, EXIF orientation, padding and cropping.
+
+Colour is coded as 8-bit RGB by the learned codec. Grayscale is coded as RGB and returned as L; alpha is kept
+losslessly in an extra PNG-compressed stream; 16-bit and float images are reduced to 8 bits with a warning.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InputImageError
+
+Image.MAX_IMAGE_PIXELS = 1 << 28  # bitstream.MAX_PIXELS: refuse decompression bombs beyond it
+
+
+def open_image(src: str | Path | Image.Image) -> Image.Image:
+    """Open and fully load an image, EXIF orientation applied; ``InputImageError`` if it cannot be read."""
+    if isinstance(src, Image.Image):
+        im = src
+    else:
+        try:
+            im = Image.open(src)
+            im.load()
+        except FileNotFoundError:
+            raise InputImageError(f"no such file: {src}") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+            raise InputImageError(f"cannot read image {src}: {e}") from None
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # a broken EXIF block should not stop coding the pixels
+        return im
+
+
+def _to_8bit_gray(im: Image.Image) -> Image.Image:
+    """I;16 / I / F images: scale the full range to 8 bits."""
+    a = np.asarray(im.convert("F") if im.mode == "F" else im, dtype=np.float64)
+    top = 65535.0 if im.mode.startswith("I") and a.max() > 255 else (1.0 if im.mode == "F" and a.max() <= 1 else 255.0)
+    return Image.fromarray(np.clip(np.round(a / top * 255), 0, 255).astype(np.uint8), "L")
+
+
+def split_image(im: Image.Image) -> tuple[torch.Tensor, str, bytes | None]:
+    """-> (RGB tensor [1, 3, H, W] in [0, 1], original mode in bitstream.MODES, PNG alpha plane or None)."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        warnings.warn(f"{mode} image coded with 8 bits per sample", stacklevel=3)
+        im, mode = _to_8bit_gray(im), "L"
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        mode = im.mode
+    if mode == "1":
+        im, mode = im.convert("L"), "L"
+    if mode == "PA":
+        im, mode = im.convert("RGBA"), "RGBA"
+    if mode == "La":
+        im, mode = im.convert("LA"), "LA"
+    if mode == "RGBa":
+        im, mode = im.convert("RGBA"), "RGBA"
+    alpha = None
+    if mode in ("RGBA", "LA"):
+        buf = io.BytesIO()
+        im.getchannel("A").save(buf, "PNG", optimize=True)
+        alpha = buf.getvalue()
+    if mode not in ("RGB", "L", "RGBA", "LA"):  # CMYK, YCbCr, LAB, HSV: code the colours as RGB
+        mode = "RGB"
+    rgb = np.asarray(im.convert("RGB"))
+    x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float().div_(255.0)
+    return x, mode, alpha
+
+
+def join_image(x: torch.Tensor, mode: str, alpha: bytes | None) -> Image.Image:
+    """Decoded RGB tensor [1, 3, H, W] -> PIL image in the original mode."""
+    rgb = x[0].mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    im = Image.fromarray(rgb, "RGB")
+    if mode in ("L", "LA"):
+        im = im.convert("L")
+    if alpha is not None and mode in ("RGBA", "LA"):
+        a = Image.open(io.BytesIO(alpha))
+        a.load()
+        if a.size != im.size or a.mode != "L":
+            raise ValueError("alpha plane does not match the image")
+        im.putalpha(a)
+    return im
+
+
+def pad_to(x: torch.Tensor, stride: int) -> torch.Tensor:
+    """Replicate-pad [1, C, H, W] on the right and bottom to multiples of ``stride``."""
+    h, w = x.shape[-2:]
+    ph, pw = -h % stride, -w % stride
+    if ph == 0 and pw == 0:
+        return x
+    # replicate padding needs pad < size for 'reflect' but not for 'replicate'
+    return F.pad(x, (0, pw, 0, ph), mode="replicate")

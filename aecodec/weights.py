@@ -1,0 +1,70 @@
+"""Shipped weights: one safetensors file per codec (fp16 transforms, int32 fixed-point gains and CDF tables),
+its SHA-256 recorded in every bitstream, and provenance JSON beside it."""
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from .entropy import bottleneck_tables, gaussian_tables, scale_table, table_from_tensors, table_tensors
+from .fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, to_fixed
+from .models.hyperprior import Hyperprior, HyperpriorConfig
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+@lru_cache(maxsize=None)
+def file_hash(path: Path) -> bytes:
+    """SHA-256 of a weights file: the identity a bitstream records."""
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
+def export_hyperprior(state: dict[str, Tensor], config: HyperpriorConfig, path: Path,
+                      provenance: dict | None = None) -> Path:
+    """Write a trained model as a shippable weights file: fp16 parameters, then everything the decoder needs
+    to parse (fixed-point gains, scale thresholds, CDF tables) computed once, here, and stored as integers."""
+    model = Hyperprior(config)
+    model.load_state_dict(state)
+    params = {k: v.detach().half().contiguous() for k, v in model.named_parameters()}
+    # Rebuild from the fp16 values so that tables, gains and integer layers match what users load.
+    model.load_state_dict({k: v.float() for k, v in params.items()}, strict=False)
+    IntHyperSynthesis(model.h_s)  # raises if a layer could leave the exact range
+    tensors = dict(params)
+    tensors["fixed.gain"] = to_fixed(model.log_gain.detach().exp(), FRAC_G).int()
+    tensors["fixed.inv_hyper_gain"] = to_fixed(model.log_inv_hyper_gain.detach().exp(), FRAC_A).int()
+    tensors["fixed.scale_bounds"] = to_fixed(scale_table()[:-1], FRAC_A).int()
+    tensors.update(table_tensors("table.z", bottleneck_tables(model.entropy_bottleneck)))
+    tensors.update(table_tensors("table.y", gaussian_tables()))
+    meta = {"family": "hyperprior", "config": json.dumps(config.to_dict())}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=meta)
+    if provenance is not None:
+        path.with_suffix(".json").write_text(json.dumps(provenance, indent=1) + "\n")
+    file_hash.cache_clear()
+    return path
+
+
+def load_hyperprior(path: Path, device: str = "cpu"):
+    """Weights file -> a ready ``HyperpriorCodec``."""
+    from safetensors import safe_open
+
+    from .codec import HyperpriorCodec
+
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    config = HyperpriorConfig.from_dict(json.loads(meta["config"]))
+    tensors = load_file(str(path))
+    model = Hyperprior(config)
+    float_params = {k: v.float() for k, v in tensors.items() if not k.startswith(("fixed.", "table."))}
+    missing, unexpected = model.load_state_dict(float_params, strict=False)
+    params = {k for k, _ in model.named_parameters()}
+    if unexpected or params.intersection(missing):  # constant buffers are rebuilt by the constructor
+        raise ValueError(f"weights file {path} does not match its config: {missing or unexpected}")
+    fixed = {k[len("fixed."):]: v for k, v in tensors.items() if k.startswith("fixed.")}
+    return HyperpriorCodec(model, fixed, table_from_tensors("table.z", tensors),
+                           table_from_tensors("table.y", tensors), device)
