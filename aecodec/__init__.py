@@ -4,8 +4,13 @@
     image = aecodec.decode(data)                 # PIL.Image
     aecodec.list_codecs()                        # registered codecs; the first is the default
 """
+import warnings
+
+# compressai decorates functions with torch.jit.script at import; torch 2.14 warns about it on every start.
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+
 from .api import FileInfo, decode, encode, inspect
-from .errors import AecError, FormatError, InputImageError, ModelMismatchError, OutputError, UnknownCodecError
+from .errors import AecError, AecWarning, FormatError, InputImageError, ModelMismatchError, OutputError, UnknownCodecError
 from .registry import CodecInfo, get_codec, list_codecs
 
 __version__ = "0.1.0"
@@ -17,6 +22,6 @@ def load(name: str | None = None, device: str = "cpu"):
 
 
 __all__ = [
-    "AecError", "CodecInfo", "FileInfo", "FormatError", "InputImageError", "ModelMismatchError", "OutputError",
+    "AecError", "AecWarning", "CodecInfo", "FileInfo", "FormatError", "InputImageError", "ModelMismatchError", "OutputError",
     "UnknownCodecError", "decode", "encode", "get_codec", "inspect", "list_codecs", "load", "__version__",
 ]

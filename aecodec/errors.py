@@ -35,3 +35,7 @@ class OutputError(AecError):
     """The output cannot be written: exists without --force, or its folder is missing."""
 
     exit_code = 7
+
+
+class AecWarning(UserWarning):
+    """Something was changed on the way (16-bit reduced to 8, metadata dropped); the CLI prints it."""

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputImageError
+from .errors import AecWarning, InputImageError
 
 Image.MAX_IMAGE_PIXELS = 1 << 28  # bitstream.MAX_PIXELS: refuse decompression bombs beyond it
 
@@ -48,7 +48,7 @@ def split_image(im: Image.Image) -> tuple[torch.Tensor, str, bytes | None]:
     """-> (RGB tensor [1, 3, H, W] in [0, 1], original mode in bitstream.MODES, PNG alpha plane or None)."""
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        warnings.warn(f"{mode} image coded with 8 bits per sample", stacklevel=3)
+        warnings.warn(f"{mode} image coded with 8 bits per sample", AecWarning, stacklevel=3)
         im, mode = _to_8bit_gray(im), "L"
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")

@@ -59,6 +59,7 @@ def load_data(o: TrainOptions) -> tuple[torch.Tensor, torch.Tensor]:
     if o.data.endswith(".npz"):
         return load_pack(Path(o.data))
     train, val = split(resolve_images(o.data))
+    val = val or train[:1]  # a tiny folder has no validation split of its own
     return random_crops(train, max(o.patch, 256), 1, o.seed), random_crops(val, max(o.patch, 256), 2, 100)
 
 
@@ -87,7 +88,8 @@ def save_checkpoint(path: Path, model, opt, aux_opt, step: int, gen: torch.Gener
                     best: float) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "config": model.config.to_dict(), "opt": opt.state_dict(),
-                "aux_opt": aux_opt.state_dict(), "step": step, "rng": gen.get_state(),
+                "aux_opt": aux_opt.state_dict(), "step": step, "rng": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 "options": asdict(o), "best_val": best}, tmp)
     tmp.replace(path)
 
@@ -127,6 +129,9 @@ def train(o: TrainOptions) -> Path:
         opt.load_state_dict(ckpt["opt"])
         aux_opt.load_state_dict(ckpt["aux_opt"])
         gen.set_state(ckpt["rng"])
+        torch.set_rng_state(ckpt["torch_rng"])  # the quantization noise draws from the global generator
+        if ckpt["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         step, best = ckpt["step"], ckpt["best_val"]
     train_crops, val_crops = load_data(o)
     train_crops = train_crops.to(dev)

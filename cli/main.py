@@ -1,0 +1,234 @@
+"""The ``aecodec`` command line: parses, calls the library, maps errors to one line and an exit code.
+
+Exit codes: 0 success, 1 other aecodec error, 2 usage error, 3 unreadable input image, 4 invalid or corrupted
+.aec file, 5 model or weights mismatch, 6 unknown codec or quality, 7 output exists (no --force) or its folder
+is missing, 130 interrupted.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import click
+
+import aecodec
+from aecodec.errors import AecError, AecWarning, InputImageError, OutputError
+
+EXIT_CODES = __doc__.split("Exit codes: ")[1].strip()
+
+
+def _device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise AecError("--device cuda: no CUDA device is available")
+    return device
+
+
+def _check_output(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise OutputError(f"{path} exists (use --force to overwrite)")
+    if not path.parent.is_dir():
+        raise OutputError(f"output folder {path.parent} does not exist")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and rename: readers never see a partial file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _run(fn):
+    """Run a command body: AecError -> one line on stderr and its exit code, never a traceback."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fn()
+        for w in caught:
+            if issubclass(w.category, AecWarning):
+                click.echo(f"aecodec: warning: {w.message}", err=True)
+    except AecError as e:
+        click.echo(f"aecodec: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("aecodec: interrupted", err=True)
+        sys.exit(130)
+
+
+@click.group(epilog=f"Exit codes: {EXIT_CODES}")
+@click.version_option(aecodec.__version__, prog_name="aecodec")
+def main() -> None:
+    """aecodec: learned image compression (.aec files)."""
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output .aec file [INPUT with .aec suffix].")
+@click.option("-q", "--quality", type=float, help="Quality level (fractional allowed) [codec default].")
+@click.option("--codec", help="Codec name (see `aecodec list`) [the default codec].")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+def encode(input: Path, output: Path | None, quality: float | None, codec: str | None, device: str,
+           force: bool) -> None:
+    """Compress an image to .aec."""
+    def body():
+        out = output or input.with_suffix(".aec")
+        _check_output(out, force)
+        data = aecodec.encode(input, codec=codec, quality=quality, device=_device(device))
+        write_atomic(out, data)
+    _run(body)
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output image; the format follows the suffix [INPUT with .png suffix].")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+def decode(input: Path, output: Path | None, device: str, force: bool) -> None:
+    """Decompress an .aec file to an image."""
+    def body():
+        out = output or input.with_suffix(".png")
+        _check_output(out, force)
+        im = aecodec.decode(_read(input), device=_device(device))
+        fmt = _image_format(out)
+        buf = io.BytesIO()
+        try:
+            im.save(buf, fmt)
+        except (KeyError, ValueError, OSError) as e:
+            raise OutputError(f"cannot write {out.suffix or 'suffix-less'} output: {e}") from None
+        write_atomic(out, buf.getvalue())
+    _run(body)
+
+
+def _image_format(path: Path) -> str:
+    from PIL import Image
+
+    ext = path.suffix.lower()
+    Image.init()
+    if ext not in Image.EXTENSION:
+        raise OutputError(f"unknown image format for output {path} (use .png, .jpg, .webp, ...)")
+    return Image.EXTENSION[ext]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputImageError(f"no such file: {path}") from None
+    except OSError as e:
+        raise InputImageError(f"cannot read {path}: {e.strerror}") from None
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info(input: Path, as_json: bool) -> None:
+    """Show what an .aec file holds: codec, weights hash, quality, size, bpp, compression ratio."""
+    def body():
+        fi = aecodec.inspect(_read(input))
+        if as_json:
+            click.echo(json.dumps(fi.to_dict(), indent=1))
+            return
+        click.echo(f"{input}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) quality {fi.quality:g}\n"
+                   f"  {fi.width}x{fi.height} {fi.mode}, {fi.tiles} tile(s), {fi.bytes} bytes, "
+                   f"{fi.bpp:.4f} bpp, ratio {fi.compression_ratio:.1f}:1")
+    _run(body)
+
+
+@main.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(as_json: bool) -> None:
+    """List registered codecs and their qualities (the first is the default)."""
+    rows = []
+    for c in aecodec.list_codecs():
+        prov = c.weights_path.with_suffix(".json")
+        rd = json.loads(prov.read_text()).get("kodak", []) if prov.exists() else []
+        rows.append({"name": c.name, "id": c.codec_id, "qualities": list(c.qualities),
+                     "default_quality": c.default_quality, "description": c.description, "kodak": rd})
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    for r in rows:
+        click.echo(f"{r['name']} (id {r['id']}): {r['description']}; qualities {r['qualities'][0]}.."
+                   f"{r['qualities'][-1]}, default {r['default_quality']}")
+        for p in r["kodak"]:
+            click.echo(f"  q{p['quality']:<4g} Kodak {p['bpp']:.3f} bpp  {p['psnr']:.2f} dB")
+
+
+@main.command()
+@click.option("--dataset", default="kodak", show_default=True, help="Name in datasets.toml or a folder.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--codecs", help="Comma list [every learned codec and every available classical one].")
+@click.option("--limit", type=int, help="Use the first N images in sorted order.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel worker processes.")
+@click.option("--anchor", default="jpeg", show_default=True, help="BD-rate anchor codec.")
+def bench(dataset: str, out: Path, codecs: str | None, limit: int | None, jobs: int, anchor: str) -> None:
+    """Rate-distortion benchmark from real bytes: results.json, per_image.csv, PNG plots, BD-rate table."""
+    from aecodec import benchmark
+    from aecodec.data import resolve_images
+
+    def body():
+        names = codecs.split(",") if codecs else benchmark.available_codecs()
+        known = benchmark.available_codecs()
+        for n in names:
+            if n not in known:
+                if n == "jpegxl":
+                    click.echo("aecodec: notice: jpegxl skipped (pip install imagecodecs)", err=True)
+                    continue
+                raise aecodec.UnknownCodecError(f"unknown or unavailable codec {n!r} (available: {', '.join(known)})")
+        names = [n for n in names if n in known]
+        images = resolve_images(dataset, limit)
+        points = benchmark.run_points(images, names, out, jobs)
+        summary = benchmark.summarize(points, anchor)
+        benchmark.write_outputs(out, Path(dataset).name if Path(dataset).is_dir() else dataset, images, points,
+                                summary)
+        click.echo(benchmark.bd_table(summary))
+        click.echo(f"wrote {out / 'results.json'}, per_image.csv, rd_psnr.png, rd_ms_ssim.png")
+    _run(body)
+
+
+def _train_command() -> click.Command:
+    from aecodec.train import TrainOptions
+
+    params = []
+    for f in dataclasses.fields(TrainOptions):
+        kind = {"int": int, "float": float, "str": str, "bool": bool}[str(f.type)]
+        flag = f"--{f.name.replace('_', '-')}"
+        if kind is bool:
+            params.append(click.Option([flag], is_flag=True, default=f.default))
+        else:
+            params.append(click.Option([flag], type=kind, default=f.default, show_default=True))
+
+    def callback(**kw):
+        from aecodec.train import train
+
+        def body():
+            best = train(TrainOptions(**kw))
+            click.echo(f"best checkpoint: {best}")
+        _run(body)
+
+    return click.Command("train", params=params, callback=callback,
+                         help="Train the variable-rate hyperprior (resumes from OUT/last.pt when present).")
+
+
+main.add_command(_train_command())
+
+if __name__ == "__main__":
+    main()

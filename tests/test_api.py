@@ -1,0 +1,76 @@
+import random
+
+import pytest
+
+import aecodec
+from aecodec import bitstream
+from aecodec.errors import FormatError, InputImageError, ModelMismatchError, UnknownCodecError
+
+from .conftest import noise_image
+
+
+@pytest.fixture(scope="module")
+def data() -> bytes:
+    return aecodec.encode(noise_image(70, 50), quality=4)
+
+
+def test_truncations_raise_aec_error(data):
+    for n in sorted(set(range(0, 64)) | set(range(64, len(data), 97)) | {len(data) - 1}):
+        with pytest.raises(aecodec.AecError):
+            aecodec.decode(data[:n])
+
+
+def test_bit_flips_raise_aec_error(data):
+    rng = random.Random(0)
+    for _ in range(60):
+        bad = bytearray(data)
+        i = rng.randrange(len(bad))
+        bad[i] ^= 1 << rng.randrange(8)
+        with pytest.raises(aecodec.AecError):
+            aecodec.decode(bytes(bad))
+
+
+def test_wrong_weights_hash_is_a_model_mismatch(data):
+    c = bitstream.unpack(data)
+    c.weights_hash = bytes(8)
+    with pytest.raises(ModelMismatchError, match="other weights"):
+        aecodec.decode(bitstream.pack(c))
+
+
+def test_unknown_codec_id_and_name(data):
+    c = bitstream.unpack(data)
+    c.codec_id = 250
+    with pytest.raises(ModelMismatchError):
+        aecodec.decode(bitstream.pack(c))
+    with pytest.raises(UnknownCodecError):
+        aecodec.encode(noise_image(8, 8), codec="nope")
+    with pytest.raises(UnknownCodecError):
+        aecodec.encode(noise_image(8, 8), quality=99)
+
+
+def test_stream_count_is_checked(data):
+    c = bitstream.unpack(data)
+    c.streams = c.streams[:1]
+    with pytest.raises(FormatError):
+        aecodec.decode(bitstream.pack(c))
+
+
+def test_unreadable_input(tmp_path):
+    bad = tmp_path / "x.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(InputImageError):
+        aecodec.encode(bad)
+    with pytest.raises(InputImageError):
+        aecodec.encode(tmp_path / "missing.png")
+
+
+def test_inspect(data):
+    fi = aecodec.inspect(data)
+    assert (fi.codec, fi.width, fi.height, fi.quality, fi.bytes) == ("hyperprior", 70, 50, 4.0, len(data))
+    assert fi.bpp == pytest.approx(8 * len(data) / 3500)
+
+
+def test_list_codecs_default_first():
+    codecs = aecodec.list_codecs()
+    assert codecs[0].name == "hyperprior" and len(codecs[0].qualities) >= 4
+    assert len({c.codec_id for c in codecs}) == len(codecs)

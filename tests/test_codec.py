@@ -1,0 +1,102 @@
+"""Every registered codec, through the container, against its in-memory decode; shipped weights' quality."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import aecodec
+from aecodec import bitstream
+from aecodec.image import pad_to, split_image
+from aecodec.metrics import psnr
+
+from .conftest import KODAK, noise_image
+
+CODECS = [c.name for c in aecodec.list_codecs()]
+
+
+@pytest.mark.parametrize("name", CODECS)
+def test_container_decode_equals_in_memory_decode(name, sample_path):
+    info = aecodec.get_codec(name)
+    codec = info.load()
+    x, _, _ = split_image(Image.open(sample_path))
+    q16 = 16 * info.default_quality
+    streams = codec.compress(pad_to(x, codec.model.stride), q16)
+    direct = codec.decompress(streams, *pad_to(x, codec.model.stride).shape[-2:], q16)
+    direct = direct[0, :, : x.shape[2], : x.shape[3]].mul(255).round().byte().permute(1, 2, 0).numpy()
+    data = aecodec.encode(sample_path, codec=name)
+    assert bitstream.unpack(data).streams == streams
+    assert np.array_equal(np.asarray(aecodec.decode(data)), direct)
+
+
+@pytest.mark.parametrize("name", CODECS)
+@pytest.mark.parametrize("size", [(1, 1), (17, 33), (513, 769)])
+def test_odd_sizes(name, size):
+    im = noise_image(*size)
+    out = aecodec.decode(aecodec.encode(im, codec=name, quality=3))
+    assert out.size == im.size and out.mode == "RGB"
+    if min(size) > 16:
+        assert psnr(np.asarray(im), np.asarray(out)) > 20
+
+
+@pytest.mark.parametrize("name", CODECS)
+def test_same_bytes_with_1_and_2_threads(name, sample_path):
+    """Parsing is exact, so bytes match; pixels come from float synthesis and may differ by one level."""
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            data = aecodec.encode(sample_path, codec=name, quality=2.5)
+            results.append((data, np.asarray(aecodec.decode(data))))
+    finally:
+        torch.set_num_threads(before)
+    assert results[0][0] == results[1][0]
+    diff = np.abs(results[0][1].astype(int) - results[1][1].astype(int))
+    assert diff.max() <= 1 and diff.mean() < 1e-3
+
+
+def test_rate_grows_with_quality(sample_path):
+    sizes = [len(aecodec.encode(sample_path, quality=q)) for q in (1, 3, 5.5, 8, 10)]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1] / 4
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "LA", "P", "1", "CMYK", "I;16"])
+def test_modes(mode):
+    src = noise_image(40, 30, "RGB")
+    if mode == "I;16":
+        src = Image.fromarray(np.asarray(src.convert("L")).astype(np.uint16) * 257)
+        assert src.mode == "I;16"
+    elif mode in ("RGBA", "LA"):
+        src = src.convert(mode)
+        src.putalpha(Image.fromarray((np.arange(1200).reshape(30, 40) % 256).astype(np.uint8)))
+    else:
+        src = src.convert(mode)
+    if mode == "I;16":
+        with pytest.warns(aecodec.AecWarning):
+            data = aecodec.encode(src, quality=6)
+    else:
+        data = aecodec.encode(src, quality=6)
+    out = aecodec.decode(data)
+    expected = {"P": "RGB", "1": "L", "CMYK": "RGB", "I;16": "L"}.get(mode, mode)
+    assert out.mode == expected and out.size == src.size
+    if mode in ("RGBA", "LA"):  # alpha is lossless
+        assert np.array_equal(np.asarray(out.getchannel("A")), np.asarray(src.getchannel("A")))
+
+
+@pytest.mark.skipif(not (KODAK / "kodim05.png").exists(), reason="Kodak not available")
+@pytest.mark.parametrize("name", CODECS)
+def test_shipped_weights_reach_recorded_quality(name):
+    """The provenance file records per-quality Kodak means; kodim05 alone must land near its own record."""
+    info = aecodec.get_codec(name)
+    prov = json.loads(info.weights_path.with_suffix(".json").read_text())
+    rec = {p["quality"]: p for p in prov["kodim05"]}
+    q = info.default_quality
+    im = Image.open(KODAK / "kodim05.png").convert("RGB")
+    data = aecodec.encode(im, codec=name, quality=q)
+    out = aecodec.decode(data)
+    assert psnr(np.asarray(im), np.asarray(out)) == pytest.approx(rec[q]["psnr"], abs=0.01)
+    assert 8 * len(data) / (im.width * im.height) == pytest.approx(rec[q]["bpp"], rel=0.001)
+    assert math.isfinite(prov["kodak"][0]["psnr"])

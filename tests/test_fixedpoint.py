@@ -1,0 +1,39 @@
+import torch
+import torch.nn.functional as F
+
+from aecodec.fixedpoint import FRAC_A, IntHyperSynthesis, int_conv2d, int_conv_transpose2d
+from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+
+
+def test_int_conv_matches_exact_float64():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(-500, 500, (1, 6, 7, 9), generator=g)
+    w = torch.randint(-300, 300, (5, 6, 3, 3), generator=g)
+    ref = F.conv2d(x.double(), w.double(), stride=2, padding=1).long()
+    assert torch.equal(int_conv2d(x, w, 2, (1, 1, 1, 1)), ref)
+
+
+def test_int_conv_transpose_matches_exact_float64():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(-500, 500, (1, 4, 5, 6), generator=g)
+    w = torch.randint(-300, 300, (4, 3, 5, 5), generator=g)
+    ref = F.conv_transpose2d(x.double(), w.double(), stride=2, padding=2, output_padding=1).long()
+    assert torch.equal(int_conv_transpose2d(x, w, 2, 2, 1), ref)
+
+
+def test_integer_hyper_synthesis_tracks_float_and_ignores_threads():
+    torch.manual_seed(0)
+    model = Hyperprior(HyperpriorConfig(N=16, M=24))
+    z = torch.randint(-6, 7, (1, 16, 3, 5))
+    ref = model.h_s(z.float())
+    hs = IntHyperSynthesis(model.h_s)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = hs(z << FRAC_A)
+        torch.set_num_threads(2)
+        two = hs(z << FRAC_A)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)
+    assert (one.double() / (1 << FRAC_A) - ref.double()).abs().max() < 0.02
