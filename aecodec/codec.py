@@ -6,6 +6,9 @@ synthesis transform (pixels).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 from torch import Tensor
 
@@ -14,6 +17,18 @@ from .fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, shift_round
 from .models.hyperprior import Hyperprior
 
 QSTEPS = 16  # quality is stored in 1/16 steps: fractional qualities interpolate between trained levels
+
+
+@contextmanager
+def thread_invariant() -> Iterator[None]:
+    """oneDNN's transposed convolutions sum in an order that depends on the thread count; PyTorch's native
+    kernels do not. Decoded pixels then match for any thread count (about 25% slower synthesis)."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
 
 
 class HyperpriorCodec:
@@ -98,4 +113,5 @@ class HyperpriorCodec:
         symbols = self.y_coder.decode(streams[1], idx)
         y_hat = (symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A)).float().to(self.device)
         y_hat = y_hat * self._float_gain(m.log_inv_gain.to(self.device), q16)
-        return m.g_s(y_hat).clamp_(0, 1)
+        with thread_invariant():
+            return m.g_s(y_hat).clamp_(0, 1)

@@ -82,6 +82,6 @@ def _load(name: str, device: str):
 
 register(CodecInfo(
     name="hyperprior", codec_id=1, weights="hyperprior.safetensors", qualities=tuple(range(1, 11)),
-    default_quality=5, loader=load_hyperprior,
+    default_quality=6, loader=load_hyperprior,
     description="variable-rate mean-scale hyperprior (GDN, gain units), MSE-trained",
 ))

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from tqdm import tqdm
 
 from .data import load_pack, random_crops, resolve_images, sample_batch, split
@@ -44,7 +45,7 @@ class TrainOptions:
     val_every: int = 1000
     ckpt_every: int = 1000
     threads: int = 0
-    init: str = ""  # warm start from a checkpoint's model weights
+    init: str = ""  # warm start from a checkpoint (.pt) or a shipped weights file (.safetensors)
 
 
 def lr_at(step: int, o: TrainOptions) -> float:
@@ -114,8 +115,11 @@ def train(o: TrainOptions) -> Path:
     lambdas = tuple(float(v) for v in o.lambdas.split(",")) if o.lambdas else HyperpriorConfig().lambdas
     model = Hyperprior(HyperpriorConfig(N=o.N, M=o.M, lambdas=lambdas)).to(dev)
     if o.init and not ckpt:
-        init = torch.load(o.init, map_location="cpu", weights_only=False)
-        missing, _ = model.load_state_dict({k: v.float() for k, v in init["model"].items()}, strict=False)
+        if o.init.endswith(".safetensors"):  # a shipped weights file
+            init = {k: v for k, v in load_file(o.init).items() if not k.startswith(("fixed.", "table."))}
+        else:
+            init = torch.load(o.init, map_location="cpu", weights_only=False)["model"]
+        missing, _ = model.load_state_dict({k: v.float() for k, v in init.items()}, strict=False)
         if {k for k, _ in model.named_parameters()}.intersection(missing):  # buffers are constants
             raise ValueError(f"--init {o.init} lacks parameters: {missing}")
     main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
