@@ -1,16 +1,18 @@
 """Public API: encode, decode, inspect. Images of any size: padded to the model stride, large ones in tiles."""
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
+import numpy as np
 from PIL import Image
 
 from . import bitstream
 from .bitstream import Container
 from .errors import AecError, FormatError, InputImageError, ModelMismatchError, UnknownCodecError
-from .image import join_image, open_image, pad_to, split_image
+from .image import join_image, open_image, pad_to, split_image, to_uint8
 from .registry import CodecInfo, codec_by_id, get_codec
 
 TILE = 1024  # tile side for large images: bounds memory, multiple of every model stride
@@ -46,12 +48,26 @@ def encode(image: str | Path | Image.Image, codec: str | None = None, quality: f
     h, w = x.shape[-2:]
     tile = TILE if h * w > TILE_ABOVE else 0
     streams: list[bytes] = []
+    digests: list[int] = []
     for top, left, th, tw in _tiles(w, h, tile):
         part = pad_to(x[:, :, top:top + th, left:left + tw], model.model.stride)
-        streams += model.compress(part, q16)
+        s, d = model.compress(part, q16)
+        streams += s
+        digests.append(d)
     if alpha is not None:
         streams.append(alpha)
-    return bitstream.pack(Container(info.codec_id, info.weights_hash, q16, w, h, mode, tile, streams))
+    c = Container(info.codec_id, info.weights_hash, q16, w, h, mode, tile, streams)
+    c.streams.append(_content_check(c, digests, alpha))
+    return bitstream.pack(c)
+
+
+def _content_check(c: Container, digests: list[int], alpha: bytes | None) -> bytes:
+    """CRC-32 binding the header to the decoded symbols (and alpha): a file whose CRC was forged, or a decoder
+    that parses differently, fails with an error instead of showing a wrong image."""
+    head = struct.pack(">B8sHIIBH", c.codec_id, c.weights_hash, c.quality16, c.width, c.height,
+                       bitstream.MODES.index(c.mode), c.tile)
+    body = struct.pack(f">{len(digests)}I", *digests) + (alpha or b"")
+    return struct.pack(">I", zlib.crc32(body, zlib.crc32(head)))
 
 
 def _checked(data: bytes) -> tuple[Container, CodecInfo]:
@@ -69,19 +85,27 @@ def _checked(data: bytes) -> tuple[Container, CodecInfo]:
 def decode(data: bytes, device: str = "cpu") -> Image.Image:
     """Decompress .aec bytes to a PIL image of the original size and mode."""
     c, info = _checked(bytes(data))
+    if c.tile == 0 and c.width * c.height > TILE_ABOVE or c.tile not in (0, TILE):
+        raise FormatError(f"invalid tiling: tile {c.tile} for a {c.width}x{c.height} image")
     tiles = _tiles(c.width, c.height, c.tile)
     has_alpha = c.mode in ("RGBA", "LA")
-    if len(c.streams) != 2 * len(tiles) + has_alpha:
-        raise FormatError(f"expected {2 * len(tiles) + has_alpha} streams, found {len(c.streams)}")
+    expected = 2 * len(tiles) + has_alpha + 1
+    if len(c.streams) != expected or len(c.streams[-1]) != 4:
+        raise FormatError(f"expected {expected} streams ending in a 4-byte check, found {len(c.streams)}")
     model = info.load(device)
     stride = model.model.stride
-    x = torch.empty(1, 3, c.height, c.width)
+    rgb = np.empty((c.height, c.width, 3), np.uint8)  # 3 bytes a pixel: bounded memory for huge images
+    alpha = c.streams[-2] if has_alpha else None
+    digests = []
     try:
         for i, (top, left, th, tw) in enumerate(tiles):
             ph, pw = th + (-th % stride), tw + (-tw % stride)
-            x_hat = model.decompress(c.streams[2 * i:2 * i + 2], ph, pw, c.quality16)
-            x[:, :, top:top + th, left:left + tw] = x_hat[:, :, :th, :tw].cpu()
-        return join_image(x, c.mode, c.streams[-1] if has_alpha else None)
+            x_hat, d = model.decompress(c.streams[2 * i:2 * i + 2], ph, pw, c.quality16)
+            digests.append(d)
+            rgb[top:top + th, left:left + tw] = to_uint8(x_hat[:, :, :th, :tw])
+        if _content_check(c, digests, alpha) != c.streams[-1]:
+            raise FormatError("corrupted .aec payload: decoded symbols fail the content check")
+        return join_image(rgb, c.mode, alpha)
     except AecError:
         raise
     except Exception as e:  # a stream that passed the CRC but does not parse: report, never crash

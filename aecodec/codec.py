@@ -6,6 +6,7 @@ synthesis transform (pixels).
 """
 from __future__ import annotations
 
+import zlib
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -88,9 +89,15 @@ class HyperpriorCodec:
         return torch.arange(n).view(1, n, 1, 1).expand(shape)
 
     # -- coding --------------------------------------------------------------------------------------------
+    @staticmethod
+    def digest(z: Tensor, y: Tensor) -> int:
+        """CRC-32 of the symbols: lets the decoder prove it parsed what the encoder wrote."""
+        return zlib.crc32(y.to(torch.int32).numpy().tobytes(), zlib.crc32(z.to(torch.int32).numpy().tobytes()))
+
     @torch.no_grad()
-    def compress(self, x: Tensor, q16: int) -> list[bytes]:
-        """x: [1, 3, H, W] in [0, 1], H and W multiples of ``Hyperprior.stride`` -> [z stream, y stream]."""
+    def compress(self, x: Tensor, q16: int) -> tuple[list[bytes], int]:
+        """x: [1, 3, H, W] in [0, 1], H and W multiples of ``Hyperprior.stride`` -> ([z stream, y stream],
+        symbol digest)."""
         m = self.model
         y = m.g_a(x.to(self.device)).float()
         z = m.h_a(y) * self._float_gain(m.log_hyper_gain.to(self.device), q16)
@@ -100,18 +107,20 @@ class HyperpriorCodec:
         g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
         y_g = y.cpu().to(torch.float64) * g
         symbols = torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
-        return [z_stream, self.y_coder.encode(symbols, idx)]
+        return [z_stream, self.y_coder.encode(symbols, idx)], self.digest(z_hat, symbols)
 
     @torch.no_grad()
-    def decompress(self, streams: list[bytes], height: int, width: int, q16: int) -> Tensor:
-        """Streams of an image padded to ``height`` x ``width`` -> x_hat [1, 3, height, width] in [0, 1]."""
+    def decompress(self, streams: list[bytes], height: int, width: int, q16: int) -> tuple[Tensor, int]:
+        """Streams of an image padded to ``height`` x ``width`` -> (x_hat [1, 3, height, width] in [0, 1],
+        symbol digest)."""
         m = self.model
         s = m.stride
         z_shape = (1, m.config.N, height // s, width // s)
         z_hat = self.z_coder.decode(streams[0], self._z_indexes(z_shape))
         idx, mu_g = self._parameters(z_hat, q16)
         symbols = self.y_coder.decode(streams[1], idx)
+        digest = self.digest(z_hat, symbols)
         y_hat = (symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A)).float().to(self.device)
         y_hat = y_hat * self._float_gain(m.log_inv_gain.to(self.device), q16)
         with thread_invariant():
-            return m.g_s(y_hat).clamp_(0, 1)
+            return m.g_s(y_hat).clamp_(0, 1), digest

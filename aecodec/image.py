@@ -73,9 +73,13 @@ def split_image(im: Image.Image) -> tuple[torch.Tensor, str, bytes | None]:
     return x, mode, alpha
 
 
-def join_image(x: torch.Tensor, mode: str, alpha: bytes | None) -> Image.Image:
-    """Decoded RGB tensor [1, 3, H, W] -> PIL image in the original mode."""
-    rgb = x[0].mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """Decoded tensor [1, 3, H, W] in [0, 1] -> HxWx3 uint8 array."""
+    return x[0].mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def join_image(rgb: np.ndarray, mode: str, alpha: bytes | None) -> Image.Image:
+    """Decoded HxWx3 uint8 pixels -> PIL image in the original mode."""
     im = Image.fromarray(rgb, "RGB")
     if mode in ("L", "LA"):
         im = im.convert("L")
