@@ -25,3 +25,4 @@ __all__ = [
     "AecError", "AecWarning", "CodecInfo", "FileInfo", "FormatError", "InputImageError", "ModelMismatchError", "OutputError",
     "UnknownCodecError", "decode", "encode", "get_codec", "inspect", "list_codecs", "load", "__version__",
 ]
+from . import pillow_plugin  # noqa: E402,F401  (registers .aec with Pillow)
