@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import statistics
 import time
@@ -88,7 +89,9 @@ def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) 
                 else:
                     tasks.append((codec, q, str(img)))
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(threads,)) as pool:
+    # spawn, not fork: a forked child of a process that already ran torch's thread pools can deadlock
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
         for p in tqdm(pool.map(_measure, tasks), total=len(tasks), desc="bench", dynamic_ncols=True):
             f = cache / p.codec / f"{p.quality:g}" / f"{p.image}.json"
             f.parent.mkdir(parents=True, exist_ok=True)

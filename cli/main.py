@@ -82,17 +82,51 @@ def main() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output .aec file [INPUT with .aec suffix].")
 @click.option("-q", "--quality", type=float, help="Quality level (fractional allowed) [codec default].")
 @click.option("--codec", help="Codec name (see `aecodec list`) [the default codec].")
+@click.option("--bpp", type=float, help="Rate control: highest quality whose file fits this many bits per pixel.")
+@click.option("--size", "size", help="Rate control: highest quality whose file fits this size (e.g. 50KB, 1.5MB).")
+@click.option("--psnr", type=float, help="Rate control: lowest quality whose decoded PSNR reaches this (dB).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
-def encode(input: Path, output: Path | None, quality: float | None, codec: str | None, device: str,
-           force: bool) -> None:
-    """Compress an image to .aec."""
+@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes for folders.")
+def encode(input: Path, output: Path | None, quality: float | None, codec: str | None, bpp: float | None,
+           size: str | None, psnr: float | None, device: str, force: bool, jobs: int) -> None:
+    """Compress an image to .aec, or every image in a folder (INPUT a folder, -o the output folder)."""
+    if input.is_dir():
+        settings = {"quality": quality, "codec": codec, "bpp": bpp, "size": size, "psnr": psnr, "device": device}
+        _run(lambda: _batch("encode", input, output, settings, force, jobs))
+        return
+
     def body():
         out = output or input.with_suffix(".aec")
         _check_output(out, force)
-        data = aecodec.encode(input, codec=codec, quality=quality, device=_device(device))
+        targets = [t for t in (bpp, size, psnr) if t is not None]
+        if len(targets) + (quality is not None) > 1:
+            raise click.UsageError("give at most one of -q, --bpp, --size, --psnr")
+        if targets:
+            from aecodec.ratecontrol import encode_to_target
+
+            data = encode_to_target(input, bpp=bpp, max_bytes=_parse_size(size) if size else None, psnr=psnr,
+                                    codec=codec, device=_device(device))
+        else:
+            data = aecodec.encode(input, codec=codec, quality=quality, device=_device(device))
         write_atomic(out, data)
     _run(body)
+
+
+def _parse_size(text: str) -> int:
+    """'50KB' -> 50000, '1.5MB' -> 1500000, '1024' -> 1024 (decimal units, B optional; KiB/MiB binary)."""
+    t = text.strip().upper().removesuffix("B")
+    units = {"KI": 1024, "MI": 1024**2, "K": 1000, "M": 1000**2}
+    for suffix, mult in units.items():
+        if t.endswith(suffix):
+            try:
+                return int(float(t[: -len(suffix)]) * mult)
+            except ValueError:
+                break
+    try:
+        return int(float(t))
+    except ValueError:
+        raise click.BadParameter(f"cannot read size {text!r} (e.g. 50KB, 1.5MB)") from None
 
 
 @main.command()
@@ -101,20 +135,91 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
               help="Output image; the format follows the suffix [INPUT with .png suffix].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
-def decode(input: Path, output: Path | None, device: str, force: bool) -> None:
-    """Decompress an .aec file to an image."""
-    def body():
-        out = output or input.with_suffix(".png")
-        _check_output(out, force)
-        im = aecodec.decode(_read(input), device=_device(device))
-        fmt = _image_format(out)
-        buf = io.BytesIO()
-        try:
-            im.save(buf, fmt)
-        except (KeyError, ValueError, OSError) as e:
-            raise OutputError(f"cannot write {out.suffix or 'suffix-less'} output: {e}") from None
-        write_atomic(out, buf.getvalue())
-    _run(body)
+@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes for folders.")
+def decode(input: Path, output: Path | None, device: str, force: bool, jobs: int) -> None:
+    """Decompress an .aec file to an image, or every .aec file in a folder (-o the output folder)."""
+    if input.is_dir():
+        _run(lambda: _batch("decode", input, output, {"device": device}, force, jobs))
+        return
+    _run(lambda: _decode_one(input, output or input.with_suffix(".png"), device, force))
+
+
+def _decode_one(input: Path, out: Path, device: str, force: bool) -> None:
+    _check_output(out, force)
+    im = aecodec.decode(_read(input), device=_device(device))
+    fmt = _image_format(out)
+    buf = io.BytesIO()
+    try:
+        im.save(buf, fmt)
+    except (KeyError, ValueError, OSError) as e:
+        raise OutputError(f"cannot write {out.suffix or 'suffix-less'} output: {e}") from None
+    write_atomic(out, buf.getvalue())
+
+
+def _encode_one(input: Path, out: Path, settings: dict, force: bool) -> None:
+    _check_output(out, force)
+    s = settings
+    if s["bpp"] is not None or s["size"] is not None or s["psnr"] is not None:
+        from aecodec.ratecontrol import encode_to_target
+
+        data = encode_to_target(input, bpp=s["bpp"], max_bytes=_parse_size(s["size"]) if s["size"] else None,
+                                psnr=s["psnr"], codec=s["codec"], device=_device(s["device"]))
+    else:
+        data = aecodec.encode(input, codec=s["codec"], quality=s["quality"], device=_device(s["device"]))
+    write_atomic(out, data)
+
+
+def _batch_task(task: tuple) -> tuple[str, str | None]:
+    """One file of a folder run; returns (input, error message or None). Runs in a worker process."""
+    kind, src, out, settings = task
+    try:
+        if kind == "encode":
+            _encode_one(Path(src), Path(out), settings, True)
+        else:
+            _decode_one(Path(src), Path(out), settings["device"], True)
+        return src, None
+    except AecError as e:
+        return src, str(e)
+
+
+def _batch(kind: str, folder: Path, out_dir: Path | None, settings: dict, force: bool, jobs: int) -> None:
+    """Folder in, folder out, relative paths kept; existing outputs skipped unless --force; bad files listed
+    at the end with a non-zero exit."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    from aecodec.data import IMAGE_SUFFIXES
+
+    out_dir = out_dir or folder
+    if not out_dir.is_dir():
+        raise OutputError(f"output folder {out_dir} does not exist")
+    if kind == "encode":
+        sources = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        suffix = ".aec"
+    else:
+        sources = sorted(p for p in folder.rglob("*.aec") if p.is_file())
+        suffix = ".png"
+    tasks, skipped = [], 0
+    for src in sources:
+        out = out_dir / src.relative_to(folder).with_suffix(suffix)
+        if out.exists() and not force:
+            skipped += 1
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tasks.append((kind, str(src), str(out), settings))
+    failed = []
+    with ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for src, err in tqdm(pool.map(_batch_task, tasks), total=len(tasks), desc=kind, dynamic_ncols=True):
+            if err:
+                failed.append((src, err))
+    click.echo(f"{kind}d {len(tasks) - len(failed)} file(s), skipped {skipped} existing, {len(failed)} failed",
+               err=True)
+    for src, err in failed:
+        click.echo(f"  {src}: {err}", err=True)
+    if failed:
+        raise AecError(f"{len(failed)} file(s) failed")
 
 
 def _image_format(path: Path) -> str:
@@ -212,9 +317,9 @@ def _train_command() -> click.Command:
         kind = {"int": int, "float": float, "str": str, "bool": bool}[str(f.type)]
         flag = f"--{f.name.replace('_', '-')}"
         if kind is bool:
-            params.append(click.Option([flag], is_flag=True, default=f.default))
-        else:
-            params.append(click.Option([flag], type=kind, default=f.default, show_default=True))
+            params.append(click.Option([flag, f.name], is_flag=True, default=f.default))
+        else:  # the explicit name keeps case: --N and --M stay N and M
+            params.append(click.Option([flag, f.name], type=kind, default=f.default, show_default=True))
 
     def callback(**kw):
         from aecodec.train import train

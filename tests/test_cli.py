@@ -64,3 +64,39 @@ def test_list_and_version(runner):
     r = runner.invoke(main, ["list", "--json"])
     assert r.exit_code == 0 and json.loads(r.output)[0]["name"] == "hyperprior"
     assert runner.invoke(main, ["--version"]).exit_code == 0
+
+
+def test_folders_keep_paths_skip_existing_and_report_bad_files(runner, tmp_path, sample_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for name in ("a.png", "sub/b.png", "c.png"):
+        (src / name).write_bytes(sample_path.read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    r = runner.invoke(main, ["encode", str(src), "-o", str(out), "-q", "2", "--jobs", "2"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.aec")) == ["a.aec", "c.aec", "sub/b.aec"]
+    (src / "bad.png").write_bytes(b"broken")
+    r = runner.invoke(main, ["encode", str(src), "-o", str(out), "-q", "2"])
+    assert r.exit_code == 1 and "bad.png" in r.output and "skipped 3" in r.output
+    dec = tmp_path / "dec"
+    dec.mkdir()
+    r = runner.invoke(main, ["decode", str(out), "-o", str(dec)])
+    assert r.exit_code == 0 and len(list(dec.rglob("*.png"))) == 3
+
+
+def test_bpp_rate_control(runner, tmp_path, sample_path):
+    out = tmp_path / "r.aec"
+    r = runner.invoke(main, ["encode", str(sample_path), "-o", str(out), "--bpp", "0.5"])
+    assert r.exit_code == 0, r.output
+    assert 8 * out.stat().st_size / (384 * 256) <= 0.5
+    r = runner.invoke(main, ["encode", str(sample_path), "-o", str(out), "--bpp", "0.5", "-q", "3", "--force"])
+    assert r.exit_code == 2
+
+
+def test_train_command_runs_a_tiny_model(runner, tmp_path, sample_path):
+    r = runner.invoke(main, ["train", "--data", str(sample_path.parent), "--out", str(tmp_path / "t"), "--N", "8",
+                             "--M", "12", "--steps", "2", "--batch", "1", "--patch", "64", "--warmup", "1",
+                             "--lambdas", "0.01,0.05"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "t" / "last.pt").exists() and "best checkpoint" in r.output
