@@ -1,0 +1,66 @@
+"""Peak memory of encoding and decoding a large photo (tiled), each in a fresh process.
+
+    python bench/memory.py --megapixels 12 [--quality 6]
+The test image is a mosaic of the Kodak images (or of tests/data/sample.png when Kodak is absent), so it has
+photo statistics at any size.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+KODAK = ROOT.parent / "shared" / "datasets" / "kodak"
+
+
+def mosaic(width: int, height: int) -> Image.Image:
+    tiles = sorted(KODAK.glob("*.png")) or [ROOT / "tests" / "data" / "sample.png"]
+    out = np.zeros((height, width, 3), np.uint8)
+    i = 0
+    for top in range(0, height, 512):
+        for left in range(0, width, 768):
+            t = np.asarray(Image.open(tiles[i % len(tiles)]).convert("RGB").resize((768, 512)))
+            h, w = min(512, height - top), min(768, width - left)
+            out[top:top + h, left:left + w] = t[:h, :w]
+            i += 1
+    return Image.fromarray(out)
+
+
+STEP = """
+import resource, sys, time, aecodec
+from pathlib import Path
+t = time.perf_counter()
+if sys.argv[1] == "encode":
+    Path(sys.argv[3]).write_bytes(aecodec.encode(sys.argv[2], quality=float(sys.argv[4])))
+else:
+    aecodec.decode(Path(sys.argv[2]).read_bytes()).save(sys.argv[3])
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--megapixels", type=float, default=12)
+    p.add_argument("--quality", type=float, default=6)
+    a = p.parse_args()
+    width = int((a.megapixels * 1e6 * 4 / 3) ** 0.5)
+    height = int(a.megapixels * 1e6 / width)
+    with tempfile.TemporaryDirectory() as d:
+        src, aec, dec = Path(d) / "big.png", Path(d) / "big.aec", Path(d) / "big.out.png"
+        mosaic(width, height).save(src)
+        report = {"width": width, "height": height}
+        for step, args in (("encode", [src, aec, a.quality]), ("decode", [aec, dec, 0])):
+            out = subprocess.run([sys.executable, "-c", STEP, step, *map(str, args)], check=True,
+                                 capture_output=True, text=True).stdout.split()
+            report[f"{step}_s"], report[f"{step}_peak_rss_mb"] = float(out[-2]), float(out[-1])
+        report["bytes"] = aec.stat().st_size
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
