@@ -14,7 +14,7 @@ from pytorch_msssim import ms_ssim, ssim
 
 def _tensor(a: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 -> [1, 3, H, W] float in [0, 255]."""
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].double()
+    return torch.tensor(a, dtype=torch.float64).permute(2, 0, 1)[None]
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
