@@ -16,9 +16,15 @@ from .registry import CodecInfo, get_codec, list_codecs
 __version__ = "0.1.0"
 
 
-def load(name: str | None = None, device: str = "cpu"):
-    """The ready-to-code codec object of a registered codec (its ``.model`` is the torch module)."""
-    return get_codec(name).load(device)
+def load(name: str | None = None, quality: float | None = None, device: str = "cpu"):
+    """torch.hub style: the trained ``nn.Module`` of a registered codec, in eval mode, for research use.
+
+    One variable-rate network serves every quality, so ``quality`` is only checked (its forward pass takes the
+    level). For coding, ``get_codec(name).load(device)`` returns the ready codec object."""
+    info = get_codec(name)
+    if quality is not None and not min(info.qualities) <= quality <= max(info.qualities):
+        raise UnknownCodecError(f"quality {quality} outside {min(info.qualities)}..{max(info.qualities)}")
+    return info.load(device).model
 
 
 __all__ = [

@@ -48,7 +48,7 @@ def peak_rss_mb(name: str, image: Path, device: str, threads: int) -> float:
 def compressai_times(name: str, x: torch.Tensor, device: str, repeats: int) -> tuple[float, float]:
     from compressai.models import MeanScaleHyperprior
 
-    cfg = aecodec.load(name).model.config
+    cfg = aecodec.load(name).config
     net = MeanScaleHyperprior(cfg.N, cfg.M).eval().to(device)
     net.update(force=True)
     xp = pad_to(x, 64).to(device)

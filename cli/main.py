@@ -61,7 +61,7 @@ def _run(fn):
             warnings.simplefilter("always")
             fn()
         for w in caught:
-            if issubclass(w.category, AecWarning):
+            if issubclass(w.category, AecWarning) and VERBOSITY["level"] > 0:
                 click.echo(f"aecodec: warning: {w.message}", err=True)
     except AecError as e:
         click.echo(f"aecodec: error: {e}", err=True)
@@ -71,10 +71,25 @@ def _run(fn):
         sys.exit(130)
 
 
+VERBOSITY = {"level": 1}  # 0 quiet, 1 normal, 2 verbose; set by the group options
+
+
 @click.group(epilog=f"Exit codes: {EXIT_CODES}")
 @click.version_option(aecodec.__version__, prog_name="aecodec")
-def main() -> None:
-    """aecodec: learned image compression (.aec files)."""
+@click.option("-q", "--quiet", is_flag=True, help="No warnings, notices or progress bars (errors still print).")
+@click.option("-v", "--verbose", is_flag=True, help="Print what each command did (sizes, rates, seconds).")
+def main(quiet: bool, verbose: bool) -> None:
+    """aecodec: learned image compression (.aec files). Use - for stdin/stdout.
+
+    Shell completion: eval "$(_AECODEC_COMPLETE=bash_source aecodec)" (zsh_source, fish_source)."""
+    VERBOSITY["level"] = 0 if quiet else 2 if verbose else 1
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+
+
+def _say(msg: str) -> None:
+    if VERBOSITY["level"] >= 2:
+        click.echo(f"aecodec: {msg}", err=True)
 
 
 @main.command()
@@ -97,20 +112,34 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
         return
 
     def body():
-        out = output or input.with_suffix(".aec")
-        _check_output(out, force)
-        targets = [t for t in (bpp, size, psnr) if t is not None]
-        if len(targets) + (quality is not None) > 1:
+        if sum(t is not None for t in (quality, bpp, size, psnr)) > 1:
             raise click.UsageError("give at most one of -q, --bpp, --size, --psnr")
-        if targets:
-            from aecodec.ratecontrol import encode_to_target
-
-            data = encode_to_target(input, bpp=bpp, max_bytes=_parse_size(size) if size else None, psnr=psnr,
-                                    codec=codec, device=_device(device))
+        settings = {"quality": quality, "codec": codec, "bpp": bpp, "size": size, "psnr": psnr, "device": device}
+        if str(input) == "-" or str(output) == "-":
+            src = _stdin_image() if str(input) == "-" else input
+            _emit(_encode_data(src, settings), output)
         else:
-            data = aecodec.encode(input, codec=codec, quality=quality, device=_device(device))
-        write_atomic(out, data)
+            _encode_one(input, output or input.with_suffix(".aec"), settings, force)
     _run(body)
+
+
+def _stdin_image():
+    from PIL import Image
+
+    from aecodec.image import open_image
+
+    return open_image(Image.open(io.BytesIO(click.get_binary_stream("stdin").read())))
+
+
+def _emit(data: bytes, output: Path | None) -> None:
+    """Write to stdout (output '-' or none with stdin input), else atomically to the file."""
+    if output is None or str(output) == "-":
+        stream = click.get_binary_stream("stdout")
+        stream.write(data)
+        stream.flush()
+    else:
+        _check_output(output, False)
+        write_atomic(output, data)
 
 
 def _parse_size(text: str) -> int:
@@ -141,32 +170,51 @@ def decode(input: Path, output: Path | None, device: str, force: bool, jobs: int
     if input.is_dir():
         _run(lambda: _batch("decode", input, output, {"device": device}, force, jobs))
         return
+    if str(input) == "-" or str(output) == "-":
+        _run(lambda: _emit(_decoded_bytes(input, output, device), output))
+        return
     _run(lambda: _decode_one(input, output or input.with_suffix(".png"), device, force))
 
 
-def _decode_one(input: Path, out: Path, device: str, force: bool) -> None:
-    _check_output(out, force)
-    im = aecodec.decode(_read(input), device=_device(device))
-    fmt = _image_format(out)
+def _decoded_bytes(input: Path, out: Path | None, device: str) -> bytes:
+    """Decode a file (or stdin, '-') and encode the image in the format of ``out``'s suffix (PNG for stdout)."""
+    data = click.get_binary_stream("stdin").read() if str(input) == "-" else _read(input)
+    im = aecodec.decode(data, device=_device(device))
+    fmt = "PNG" if out is None or str(out) == "-" else _image_format(out)
     buf = io.BytesIO()
     try:
         im.save(buf, fmt)
     except (KeyError, ValueError, OSError) as e:
-        raise OutputError(f"cannot write {out.suffix or 'suffix-less'} output: {e}") from None
-    write_atomic(out, buf.getvalue())
+        raise OutputError(f"cannot write {fmt} output: {e}") from None
+    _say(f"{input}: {im.width}x{im.height} {im.mode}")
+    return buf.getvalue()
+
+
+def _decode_one(input: Path, out: Path, device: str, force: bool) -> None:
+    _check_output(out, force)
+    write_atomic(out, _decoded_bytes(input, out, device))
+
+
+def _encode_data(src, s: dict) -> bytes:
+    import time
+
+    t = time.perf_counter()
+    if s["bpp"] is not None or s["size"] is not None or s["psnr"] is not None:
+        from aecodec.ratecontrol import encode_to_target
+
+        data = encode_to_target(src, bpp=s["bpp"], max_bytes=_parse_size(s["size"]) if s["size"] else None,
+                                psnr=s["psnr"], codec=s["codec"], device=_device(s["device"]))
+    else:
+        data = aecodec.encode(src, codec=s["codec"], quality=s["quality"], device=_device(s["device"]))
+    fi = aecodec.inspect(data)
+    _say(f"{src if isinstance(src, Path) else 'stdin'}: {fi.bytes} bytes, {fi.bpp:.4f} bpp, {fi.codec} quality "
+         f"{fi.quality:g}, {time.perf_counter() - t:.2f} s")
+    return data
 
 
 def _encode_one(input: Path, out: Path, settings: dict, force: bool) -> None:
     _check_output(out, force)
-    s = settings
-    if s["bpp"] is not None or s["size"] is not None or s["psnr"] is not None:
-        from aecodec.ratecontrol import encode_to_target
-
-        data = encode_to_target(input, bpp=s["bpp"], max_bytes=_parse_size(s["size"]) if s["size"] else None,
-                                psnr=s["psnr"], codec=s["codec"], device=_device(s["device"]))
-    else:
-        data = aecodec.encode(input, codec=s["codec"], quality=s["quality"], device=_device(s["device"]))
-    write_atomic(out, data)
+    write_atomic(out, _encode_data(input, settings))
 
 
 def _batch_task(task: tuple) -> tuple[str, str | None]:

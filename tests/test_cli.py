@@ -100,3 +100,28 @@ def test_train_command_runs_a_tiny_model(runner, tmp_path, sample_path):
                              "--lambdas", "0.01,0.05"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "t" / "last.pt").exists() and "best checkpoint" in r.output
+
+
+def test_pipes_quiet_verbose_and_python_module(runner, tmp_path, sample_path):
+    r = runner.invoke(main, ["encode", "-", "-q", "3"], input=sample_path.read_bytes())
+    assert r.exit_code == 0 and r.stdout_bytes[:4] == b"\x89AEC"
+    r2 = runner.invoke(main, ["decode", "-", "-o", "-"], input=r.stdout_bytes)
+    assert r2.exit_code == 0 and r2.stdout_bytes[:8] == b"\x89PNG\r\n\x1a\n"
+    r3 = runner.invoke(main, ["-v", "encode", str(sample_path), "-o", str(tmp_path / "v.aec")])
+    assert r3.exit_code == 0 and "bpp" in r3.stderr
+    r4 = runner.invoke(main, ["-q", "encode", str(sample_path), "-o", str(tmp_path / "v.aec")])
+    assert r4.exit_code == 7 and "exists" in r4.stderr  # errors still print when quiet
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "aecodec", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and "aecodec" in out.stdout
+
+
+def test_load_returns_the_module():
+    import torch
+
+    import aecodec
+
+    net = aecodec.load("hyperprior", quality=3)
+    assert isinstance(net, torch.nn.Module) and not net.training
