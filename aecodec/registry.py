@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ModelMismatchError, UnknownCodecError
-from .weights import WEIGHTS_DIR, file_hash, load_hyperprior
+from .weightfile import WEIGHTS_DIR, file_hash, load_hyperprior
 
 
 @dataclass(frozen=True)
