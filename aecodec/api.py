@@ -53,21 +53,20 @@ def encode(image: str | Path | Image.Image, codec: str | None = None, quality: f
         part = pad_to(x[:, :, top:top + th, left:left + tw], model.model.stride)
         s, d = model.compress(part, q16)
         streams += s
-        digests.append(d)
+        digests += d
     if alpha is not None:
         streams.append(alpha)
+        digests.append(zlib.crc32(alpha))
     c = Container(info.codec_id, info.weights_hash, q16, w, h, mode, tile, streams)
-    c.streams.append(_content_check(c, digests, alpha))
+    c.streams.append(struct.pack(f">{len(digests) + 1}I", _header_digest(c), *digests))
     return bitstream.pack(c)
 
 
-def _content_check(c: Container, digests: list[int], alpha: bytes | None) -> bytes:
-    """CRC-32 binding the header to the decoded symbols (and alpha): a file whose CRC was forged, or a decoder
-    that parses differently, fails with an error instead of showing a wrong image."""
-    head = struct.pack(">B8sHIIBH", c.codec_id, c.weights_hash, c.quality16, c.width, c.height,
-                       bitstream.MODES.index(c.mode), c.tile)
-    body = struct.pack(f">{len(digests)}I", *digests) + (alpha or b"")
-    return struct.pack(">I", zlib.crc32(body, zlib.crc32(head)))
+def _header_digest(c: Container) -> int:
+    """CRC-32 of the header fields, repeated inside the content check: a header changed under a forged file
+    CRC is refused before any decoding."""
+    return zlib.crc32(struct.pack(">B8sHIIBH", c.codec_id, c.weights_hash, c.quality16, c.width, c.height,
+                                  bitstream.MODES.index(c.mode), c.tile))
 
 
 def _checked(data: bytes) -> tuple[Container, CodecInfo]:
@@ -90,21 +89,23 @@ def decode(data: bytes, device: str = "cpu") -> Image.Image:
     tiles = _tiles(c.width, c.height, c.tile)
     has_alpha = c.mode in ("RGBA", "LA")
     expected = 2 * len(tiles) + has_alpha + 1
-    if len(c.streams) != expected or len(c.streams[-1]) != 4:
-        raise FormatError(f"expected {expected} streams ending in a 4-byte check, found {len(c.streams)}")
+    n_digests = 1 + 2 * len(tiles) + has_alpha
+    if len(c.streams) != expected or len(c.streams[-1]) != 4 * n_digests:
+        raise FormatError(f"expected {expected} streams ending in a {4 * n_digests}-byte check")
+    digests = struct.unpack(f">{n_digests}I", c.streams[-1])
+    if digests[0] != _header_digest(c):
+        raise FormatError("corrupted .aec header: fails the content check")
     model = info.load(device)
     stride = model.model.stride
     rgb = np.empty((c.height, c.width, 3), np.uint8)  # 3 bytes a pixel: bounded memory for huge images
     alpha = c.streams[-2] if has_alpha else None
-    digests = []
+    if alpha is not None and zlib.crc32(alpha) != digests[-1]:
+        raise FormatError("corrupted .aec alpha stream: fails the content check")
     try:
         for i, (top, left, th, tw) in enumerate(tiles):
             ph, pw = th + (-th % stride), tw + (-tw % stride)
-            x_hat, d = model.decompress(c.streams[2 * i:2 * i + 2], ph, pw, c.quality16)
-            digests.append(d)
+            x_hat = model.decompress(c.streams[2 * i:2 * i + 2], ph, pw, c.quality16, digests[1 + 2 * i:3 + 2 * i])
             rgb[top:top + th, left:left + tw] = to_uint8(x_hat[:, :, :th, :tw])
-        if _content_check(c, digests, alpha) != c.streams[-1]:
-            raise FormatError("corrupted .aec payload: decoded symbols fail the content check")
         return join_image(rgb, c.mode, alpha)
     except AecError:
         raise

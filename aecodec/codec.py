@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from .entropy import CdfTable, RansCoder
+from .errors import FormatError
 from .fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, shift_round
 from .models.hyperprior import Hyperprior
 
@@ -90,14 +91,14 @@ class HyperpriorCodec:
 
     # -- coding --------------------------------------------------------------------------------------------
     @staticmethod
-    def digest(z: Tensor, y: Tensor) -> int:
-        """CRC-32 of the symbols: lets the decoder prove it parsed what the encoder wrote."""
-        return zlib.crc32(y.to(torch.int32).numpy().tobytes(), zlib.crc32(z.to(torch.int32).numpy().tobytes()))
+    def digest(symbols: Tensor) -> int:
+        """CRC-32 of symbols (little-endian int32): lets the decoder prove it parsed what the encoder wrote."""
+        return zlib.crc32(symbols.to(torch.int32).numpy().astype("<i4").tobytes())
 
     @torch.no_grad()
-    def compress(self, x: Tensor, q16: int) -> tuple[list[bytes], int]:
+    def compress(self, x: Tensor, q16: int) -> tuple[list[bytes], tuple[int, int]]:
         """x: [1, 3, H, W] in [0, 1], H and W multiples of ``Hyperprior.stride`` -> ([z stream, y stream],
-        symbol digest)."""
+        (z digest, y digest))."""
         m = self.model
         y = m.g_a(x.to(self.device)).float()
         z = m.h_a(y) * self._float_gain(m.log_hyper_gain.to(self.device), q16)
@@ -107,20 +108,25 @@ class HyperpriorCodec:
         g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
         y_g = y.cpu().to(torch.float64) * g
         symbols = torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
-        return [z_stream, self.y_coder.encode(symbols, idx)], self.digest(z_hat, symbols)
+        return [z_stream, self.y_coder.encode(symbols, idx)], (self.digest(z_hat), self.digest(symbols))
 
     @torch.no_grad()
-    def decompress(self, streams: list[bytes], height: int, width: int, q16: int) -> tuple[Tensor, int]:
-        """Streams of an image padded to ``height`` x ``width`` -> (x_hat [1, 3, height, width] in [0, 1],
-        symbol digest)."""
+    def decompress(self, streams: list[bytes], height: int, width: int, q16: int,
+                   digests: tuple[int, int]) -> Tensor:
+        """Streams of an image padded to ``height`` x ``width`` -> x_hat [1, 3, height, width] in [0, 1].
+        Each stream's symbols are checked against the encoder's digest as soon as they are decoded, so damage
+        is reported before the expensive steps."""
         m = self.model
         s = m.stride
         z_shape = (1, m.config.N, height // s, width // s)
         z_hat = self.z_coder.decode(streams[0], self._z_indexes(z_shape))
+        if self.digest(z_hat) != digests[0]:
+            raise FormatError("corrupted .aec payload: hyper-latent symbols fail their check")
         idx, mu_g = self._parameters(z_hat, q16)
         symbols = self.y_coder.decode(streams[1], idx)
-        digest = self.digest(z_hat, symbols)
+        if self.digest(symbols) != digests[1]:
+            raise FormatError("corrupted .aec payload: latent symbols fail their check")
         y_hat = (symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A)).float().to(self.device)
         y_hat = y_hat * self._float_gain(m.log_inv_gain.to(self.device), q16)
         with thread_invariant():
-            return m.g_s(y_hat).clamp_(0, 1), digest
+            return m.g_s(y_hat).clamp_(0, 1)
