@@ -47,6 +47,9 @@ def _to_8bit_gray(im: Image.Image) -> Image.Image:
 def split_image(im: Image.Image) -> tuple[torch.Tensor, str, bytes | None]:
     """-> (RGB tensor [1, 3, H, W] in [0, 1], original mode in bitstream.MODES, PNG alpha plane or None)."""
     mode = im.mode
+    dropped = [k for k in ("icc_profile", "exif", "xmp") if im.info.get(k)]
+    if dropped:  # .aec stores pixels only; say so rather than lose colour management silently
+        warnings.warn(f"metadata not stored in .aec: {', '.join(dropped)}", AecWarning, stacklevel=3)
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         warnings.warn(f"{mode} image coded with 8 bits per sample", AecWarning, stacklevel=3)
         im, mode = _to_8bit_gray(im), "L"

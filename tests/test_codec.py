@@ -98,3 +98,10 @@ def test_shipped_weights_reach_recorded_quality(name):
     assert psnr(np.asarray(im), np.asarray(out)) == pytest.approx(rec[q]["psnr"], abs=0.01)
     assert 8 * len(data) / (im.width * im.height) == pytest.approx(rec[q]["bpp"], rel=0.001)
     assert math.isfinite(prov["kodak"][0]["psnr"])
+
+
+def test_metadata_is_dropped_with_a_notice():
+    im = noise_image(16, 16)
+    im.info["icc_profile"] = b"fake-profile"
+    with pytest.warns(aecodec.AecWarning, match="icc_profile"):
+        aecodec.encode(im, quality=2)
