@@ -65,6 +65,8 @@ def unpack(data: bytes) -> Container:
         raise FormatError(f"invalid image size {w}x{h}")
     if mode >= len(MODES):
         raise FormatError(f"invalid colour mode byte {mode}")
+    if flags != 0:
+        raise FormatError(f"unsupported feature flags {flags:#04x} (written by a newer aecodec?)")
     if tile % 64 or n > MAX_STREAMS:
         raise FormatError("invalid tile size or stream count")
     pos, end, streams = _HEADER.size, len(data) - _CRC.size, []

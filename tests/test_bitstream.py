@@ -44,3 +44,10 @@ def test_wrong_magic_and_version():
 def test_size_bounds():
     with pytest.raises(FormatError):
         pack(Container(1, bytes(8), 16, 0, 10, "RGB"))
+
+
+def test_unknown_flags_are_refused():
+    c = unpack(make())
+    c.flags = 1
+    with pytest.raises(FormatError, match="flags"):
+        unpack(pack(c))
