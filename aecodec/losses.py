@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from pytorch_msssim import ms_ssim
 from torch import Tensor
 
 
@@ -21,12 +22,20 @@ def bits_per_pixel(likelihoods: dict[str, Tensor], num_pixels: int) -> Tensor:
     return total / (-math.log(2) * num_pixels)
 
 
-def rd_loss(x: Tensor, out: dict, lmbda: Tensor) -> RDLoss:
-    """``lmbda`` is per sample [B]; distortion on [0, 1] images scaled to 8-bit MSE as in CompressAI."""
+def rd_loss(x: Tensor, out: dict, lmbda: Tensor, metric: str = "mse") -> RDLoss:
+    """``lmbda`` is per sample [B]. ``mse``: lambda * 255^2 * MSE + bpp (CompressAI's scaling); ``ms-ssim``:
+    lambda * (1 - MS-SSIM) + bpp, with CompressAI's MS-SSIM lambdas (about 2.4 to 60)."""
     b, _, h, w = x.shape
-    mse = (out["x_hat"].float() - x).pow(2).flatten(1).mean(1)
+    x_hat = out["x_hat"].float()
+    mse = (x_hat - x).pow(2).flatten(1).mean(1)
     bpp = bits_per_pixel(out["likelihoods"], h * w)
-    loss = (lmbda * 255**2 * mse + bpp).mean()
+    if metric == "mse":
+        distortion = 255**2 * mse
+    elif metric == "ms-ssim":
+        distortion = 1 - ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0, size_average=False)
+    else:
+        raise ValueError(f"unknown distortion metric {metric!r} (mse, ms-ssim)")
+    loss = (lmbda * distortion + bpp).mean()
     return RDLoss(loss, bpp.detach(), mse.detach())
 
 

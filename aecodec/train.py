@@ -41,7 +41,10 @@ class TrainOptions:
     aux_lr: float = 1e-3
     seed: int = 0
     device: str = "cpu"
+    metric: str = "mse"  # distortion: mse or ms-ssim (then lambdas are MS-SSIM lambdas, e.g. 2.4..60.5)
     amp: bool = False  # bf16 autocast for the transforms (entropy models stay fp32); CUDA only
+    grad_checkpointing: bool = False  # recompute transform activations in backward: less memory
+    patience: int = 0  # >0: stop after this many validations without improvement (early stopping)
     val_every: int = 1000
     ckpt_every: int = 1000
     threads: int = 0
@@ -76,7 +79,7 @@ def validate(model: Hyperprior, val: torch.Tensor, o: TrainOptions) -> dict[str,
         for i in range(0, len(x), 16):
             xb = x[i:i + 16]
             level = torch.full((len(xb),), lvl, device=dev, dtype=torch.long)
-            r = rd_loss(xb, model(xb, level), lam[level])
+            r = rd_loss(xb, model(xb, level), lam[level], o.metric)
             losses.append(r.loss.item() * len(xb))
             bpps.append(r.bpp.sum().item())
             psnrs.append(psnr_from_mse(r.mse).sum().item())
@@ -86,12 +89,12 @@ def validate(model: Hyperprior, val: torch.Tensor, o: TrainOptions) -> dict[str,
 
 
 def save_checkpoint(path: Path, model, opt, aux_opt, step: int, gen: torch.Generator, o: TrainOptions,
-                    best: float) -> None:
+                    best: float, stale: int = 0) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "config": model.config.to_dict(), "opt": opt.state_dict(),
                 "aux_opt": aux_opt.state_dict(), "step": step, "rng": gen.get_state(), "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "options": asdict(o), "best_val": best}, tmp)
+                "options": asdict(o), "best_val": best, "stale": stale}, tmp)
     tmp.replace(path)
 
 
@@ -114,6 +117,7 @@ def train(o: TrainOptions) -> Path:
     torch.manual_seed(o.seed)
     lambdas = tuple(float(v) for v in o.lambdas.split(",")) if o.lambdas else HyperpriorConfig().lambdas
     model = Hyperprior(HyperpriorConfig(N=o.N, M=o.M, lambdas=lambdas)).to(dev)
+    model.grad_checkpointing = o.grad_checkpointing
     if o.init and not ckpt:
         if o.init.endswith(".safetensors"):  # a shipped weights file
             init = {k: v for k, v in load_file(o.init).items() if not k.startswith(("fixed.", "table."))}
@@ -127,7 +131,7 @@ def train(o: TrainOptions) -> Path:
     opt = torch.optim.Adam(main_params, lr=o.lr)
     aux_opt = torch.optim.Adam(aux_params, lr=o.aux_lr)
     gen = torch.Generator().manual_seed(o.seed)
-    step, best = 0, float("inf")
+    step, best, stale = 0, float("inf"), 0
     if ckpt:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["opt"])
@@ -136,7 +140,7 @@ def train(o: TrainOptions) -> Path:
         torch.set_rng_state(ckpt["torch_rng"])  # the quantization noise draws from the global generator
         if ckpt["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
-        step, best = ckpt["step"], ckpt["best_val"]
+        step, best, stale = ckpt["step"], ckpt["best_val"], ckpt.get("stale", 0)
     train_crops, val_crops = load_data(o)
     train_crops = train_crops.to(dev)
     lam = torch.tensor(model.config.lambdas, device=dev)
@@ -165,7 +169,7 @@ def train(o: TrainOptions) -> Path:
         level = torch.randint(model.num_levels, (o.batch,), generator=gen).to(dev)
         with amp:
             out_ = model(x, level)
-        r = rd_loss(x, out_, lam[level])
+        r = rd_loss(x, out_, lam[level], o.metric)
         opt.zero_grad(set_to_none=True)
         aux_opt.zero_grad(set_to_none=True)
         if not torch.isfinite(r.loss):
@@ -197,16 +201,21 @@ def train(o: TrainOptions) -> Path:
             row[-3:] = [v["val_loss"], v["val_bpp"], v["val_psnr"]]
             bar.write(f"step {step}: val loss {v['val_loss']:.4f} bpp {v['val_bpp']:.3f} psnr {v['val_psnr']:.2f}")
             if v["val_loss"] < best:
-                best = v["val_loss"]
+                best, stale = v["val_loss"], 0
                 save_checkpoint(out / "best.pt", model, opt, aux_opt, step, gen, o, best)
+            else:
+                stale += 1
+                if o.patience and stale >= o.patience:
+                    bar.write(f"early stop: no validation improvement in {stale} checks")
+                    stop = True
         if row:
             writer.writerow(row)
             log.flush()
         if step % o.ckpt_every == 0 or step == o.steps or stop:
-            save_checkpoint(last, model, opt, aux_opt, step, gen, o, best)
+            save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale)
         if stop:
             break
-    save_checkpoint(last, model, opt, aux_opt, step, gen, o, best)
+    save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale)
     bar.close()
     log.close()
     return out / "best.pt"

@@ -32,3 +32,23 @@ def test_train_log_checkpoint_and_exact_resume(tmp_path, sample_path):
     a = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "resumed" / "last.pt", weights_only=False)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ms_ssim_metric_grad_checkpointing_and_early_stop(tmp_path, sample_path):
+    o = opts(tmp_path, str(sample_path.parent), 40, "ms")
+    o.metric, o.grad_checkpointing, o.patch, o.lambdas = "ms-ssim", True, 192, "5,30"
+    o.lr, o.aux_lr, o.patience, o.val_every = 0.0, 0.0, 1, 2  # frozen: no improvement, stop at 2nd check
+    train(o)
+    ck = torch.load(tmp_path / "ms" / "last.pt", weights_only=False)
+    assert ck["step"] == 4 and ck["stale"] == 1
+
+
+def test_rd_loss_metrics_agree_on_perfect_reconstruction():
+    from aecodec.losses import rd_loss
+
+    x = torch.rand(2, 3, 192, 192)
+    out = {"x_hat": x.clone(), "likelihoods": {"y": torch.full((2, 4, 3, 3), 0.5)}}
+    for metric in ("mse", "ms-ssim"):
+        r = rd_loss(x, out, torch.tensor([1.0, 1.0]), metric)
+        # distortion 0, rate = 36 bits / (192*192) pixels
+        assert abs(r.loss.item() - 36 / 192**2) < 1e-5

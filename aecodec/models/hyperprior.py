@@ -13,6 +13,7 @@ import torch
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.layers import GDN
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint_sequential
 
 # CompressAI's zoo lambdas for MSE q1..q8: the training range of the quality levels.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -70,6 +71,7 @@ class Hyperprior(nn.Module):
         self.h_s = nn.Sequential(
             deconv(N, N), nn.ReLU(inplace=True), deconv(N, N), nn.ReLU(inplace=True), conv(N, 2 * M, 3, 1)
         )
+        self.grad_checkpointing = False
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.gaussian_conditional = GaussianConditional(None)
         lam = torch.tensor(config.lambdas, dtype=torch.float32)
@@ -93,7 +95,7 @@ class Hyperprior(nn.Module):
     def forward(self, x: Tensor, level: Tensor) -> dict[str, Tensor]:
         """Training pass: noise for the rate terms, straight-through rounding for what the decoders see."""
         g, ig, hg, ihg = self.gains(level)
-        y = self.g_a(x)
+        y = self._transform(self.g_a, x)
         z = self.h_a(y).float() * hg
         with torch.autocast(x.device.type, enabled=False):  # entropy models stay fp32 under AMP
             _, z_likelihoods = self.entropy_bottleneck(z)
@@ -104,8 +106,15 @@ class Hyperprior(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             _, y_likelihoods = self.gaussian_conditional(y_g, sigma_g, means=mu_g)
         y_hat = ste_round(y_g - mu_g) + mu_g
-        x_hat = self.g_s(y_hat * ig)
+        x_hat = self._transform(self.g_s, y_hat * ig)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def _transform(self, seq: nn.Sequential, x: Tensor) -> Tensor:
+        """Run a transform; with ``grad_checkpointing`` set, recompute its activations in the backward pass
+        (less GPU memory for large batches or patches)."""
+        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint_sequential(seq, 2, x, use_reentrant=False)
+        return seq(x)
 
     def aux_loss(self) -> Tensor:
         return self.entropy_bottleneck.loss()
