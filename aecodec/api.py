@@ -128,16 +128,26 @@ class FileInfo:
     bytes: int
     bpp: float
     compression_ratio: float
+    decodable: bool  # False when this installation lacks the codec or its exact weights
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def inspect(data: bytes) -> FileInfo:
-    """Header facts and rate of .aec bytes (validated, not decoded)."""
-    c, info = _checked(bytes(data))
+    """Header facts and rate of .aec bytes (validated, not decoded); works for files of codecs or weights
+    this installation lacks (``decodable`` is then False)."""
+    c = bitstream.unpack(bytes(data))
+    try:
+        name = codec_by_id(c.codec_id).name
+    except ModelMismatchError:
+        name = f"unknown (id {c.codec_id})"
+    try:
+        _checked(bytes(data))
+        decodable = True
+    except ModelMismatchError:
+        decodable = False
     pixels = c.width * c.height
-    channels = len(c.mode)
-    return FileInfo(info.name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode,
+    return FileInfo(name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode,
                     len(_tiles(c.width, c.height, c.tile)), len(data), 8 * len(data) / pixels,
-                    pixels * channels / len(data))
+                    3 * pixels / len(data), decodable)

@@ -301,7 +301,8 @@ def info(input: Path, as_json: bool) -> None:
             return
         click.echo(f"{input}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) quality {fi.quality:g}\n"
                    f"  {fi.width}x{fi.height} {fi.mode}, {fi.tiles} tile(s), {fi.bytes} bytes, "
-                   f"{fi.bpp:.4f} bpp, ratio {fi.compression_ratio:.1f}:1")
+                   f"{fi.bpp:.4f} bpp, ratio {fi.compression_ratio:.1f}:1"
+                   + ("" if fi.decodable else "\n  not decodable here: this aecodec lacks that codec or weights"))
     _run(body)
 
 
