@@ -17,6 +17,8 @@ from .registry import CodecInfo, codec_by_id, get_codec
 
 TILE = 1024  # tile side for large images: bounds memory, multiple of every model stride
 TILE_ABOVE = 1536 * 1536  # images with more pixels than this are coded in tiles
+TILE_MIN, TILE_MAX = 256, 4096  # tile sides a file may use
+UNTILED_MAX = 3072 * 3072  # the largest image a file may code as one tile (memory bound for decoders)
 
 
 def _quality16(info: CodecInfo, quality: float | None) -> int:
@@ -36,8 +38,10 @@ def _tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]
 
 
 def encode(image: str | Path | Image.Image, codec: str | None = None, quality: float | None = None,
-           device: str = "cpu") -> bytes:
-    """Compress an image (path or PIL image) to .aec bytes. ``quality`` may be fractional (1/16 steps)."""
+           device: str = "cpu", tile: int | None = None) -> bytes:
+    """Compress an image (path or PIL image) to .aec bytes. ``quality`` may be fractional (1/16 steps).
+    ``tile``: tile side in pixels (a multiple of 64 from 256 to 4096) to bound memory, or 0 for one tile;
+    by default images above 2.4 megapixels use 1024-pixel tiles."""
     info = get_codec(codec)
     q16 = _quality16(info, quality)
     im = open_image(image)
@@ -46,7 +50,12 @@ def encode(image: str | Path | Image.Image, codec: str | None = None, quality: f
     x, mode, alpha = split_image(im)
     model = info.load(device)
     h, w = x.shape[-2:]
-    tile = TILE if h * w > TILE_ABOVE else 0
+    if tile is None:
+        tile = TILE if h * w > TILE_ABOVE else 0
+    elif tile and not (tile % 64 == 0 and TILE_MIN <= tile <= TILE_MAX):
+        raise AecError(f"tile must be 0 or a multiple of 64 from {TILE_MIN} to {TILE_MAX}, not {tile}")
+    if tile == 0 and h * w > UNTILED_MAX:
+        raise AecError(f"a {w}x{h} image is too large for one tile (at most {UNTILED_MAX} pixels)")
     streams: list[bytes] = []
     digests: list[int] = []
     for top, left, th, tw in _tiles(w, h, tile):
@@ -84,7 +93,7 @@ def _checked(data: bytes) -> tuple[Container, CodecInfo]:
 def decode(data: bytes, device: str = "cpu") -> Image.Image:
     """Decompress .aec bytes to a PIL image of the original size and mode."""
     c, info = _checked(bytes(data))
-    if c.tile == 0 and c.width * c.height > TILE_ABOVE or c.tile not in (0, TILE):
+    if c.tile and not TILE_MIN <= c.tile <= TILE_MAX or c.tile == 0 and c.width * c.height > UNTILED_MAX:
         raise FormatError(f"invalid tiling: tile {c.tile} for a {c.width}x{c.height} image")
     tiles = _tiles(c.width, c.height, c.tile)
     has_alpha = c.mode in ("RGBA", "LA")

@@ -105,3 +105,16 @@ def test_metadata_is_dropped_with_a_notice():
     im.info["icc_profile"] = b"fake-profile"
     with pytest.warns(aecodec.AecWarning, match="icc_profile"):
         aecodec.encode(im, quality=2)
+
+
+def test_tiled_coding_round_trips_and_stays_close_to_untiled():
+    im = noise_image(700, 300, seed=3)
+    whole = aecodec.encode(im, quality=5, tile=0)
+    tiled = aecodec.encode(im, quality=5, tile=256)
+    assert aecodec.inspect(tiled).tiles == 6 and aecodec.inspect(whole).tiles == 1
+    a = np.asarray(im)
+    p_whole = psnr(a, np.asarray(aecodec.decode(whole)))
+    p_tiled = psnr(a, np.asarray(aecodec.decode(tiled)))
+    assert abs(p_whole - p_tiled) < 0.3
+    with pytest.raises(aecodec.AecError):
+        aecodec.encode(im, tile=100)
