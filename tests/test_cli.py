@@ -125,3 +125,24 @@ def test_load_returns_the_module():
 
     net = aecodec.load("hyperprior", quality=3)
     assert isinstance(net, torch.nn.Module) and not net.training
+
+
+def test_kill_9_leaves_no_partial_output(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import aecodec
+
+    from .conftest import noise_image
+
+    src = tmp_path / "big.png"
+    noise_image(1600, 1200).save(src)
+    out = tmp_path / "big.aec"
+    proc = subprocess.Popen([sys.executable, "-m", "aecodec", "encode", str(src), "-o", str(out)])
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # either nothing was written, or the rename already happened and the file is whole
+    assert not out.exists() or aecodec.decode(out.read_bytes()).size == (1600, 1200)
