@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from safetensors.torch import load_file
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .data import load_pack, random_crops, resolve_images, sample_batch, split
@@ -98,13 +101,62 @@ def save_checkpoint(path: Path, model, opt, aux_opt, step: int, gen: torch.Gener
     tmp.replace(path)
 
 
+class Ranks:
+    """Data parallelism under ``torchrun``: each rank trains on its own batches, gradients are averaged
+    (DDP for the transforms, by hand for the bottleneck quantiles), rank 0 validates, logs and checkpoints.
+    A single process is the world of one, and every method is then a no-op."""
+
+    def __init__(self, device: torch.device):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = device
+        if self.world > 1:
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            if device.type == "cuda":
+                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+                torch.cuda.set_device(self.device)
+
+    @property
+    def master(self) -> bool:
+        return self.rank == 0
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when true on any (stop and skip decisions must agree, or DDP hangs)."""
+        if self.world == 1:
+            return bool(flag)
+        t = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def from_master(self, value: int) -> int:
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], device=self.device)
+        dist.broadcast(t, 0)
+        return int(t.item())
+
+    def average_grads(self, params: list) -> None:
+        if self.world == 1:
+            return
+        for p in params:
+            if p.grad is not None:
+                dist.all_reduce(p.grad)
+                p.grad /= self.world
+
+    def close(self) -> None:
+        if self.world > 1:
+            dist.destroy_process_group()
+
+
 def train(o: TrainOptions) -> Path:
-    """Train (or resume from ``out/last.pt``); returns the path of the best checkpoint."""
+    """Train (or resume from ``out/last.pt``); returns the path of the best checkpoint. Under torchrun each
+    rank draws its own batches (seeded by rank); exact resume holds for single-process runs."""
     out = Path(o.out)
     out.mkdir(parents=True, exist_ok=True)
     if o.threads:
         torch.set_num_threads(o.threads)
-    dev = torch.device(o.device)
+    ranks = Ranks(torch.device(o.device))
+    dev = ranks.device
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -141,25 +193,31 @@ def train(o: TrainOptions) -> Path:
         if ckpt["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         step, best, stale = ckpt["step"], ckpt["best_val"], ckpt.get("stale", 0)
+    if ranks.world > 1:  # different batches and noise per rank
+        gen.manual_seed(o.seed * 1000 + ranks.rank + step)
+        torch.manual_seed(o.seed * 1000 + ranks.rank + step)
+    # the quantiles learn from the aux loss outside the DDP forward: DDP leaves them alone, Ranks averages them
+    model._ddp_params_and_buffers_to_ignore = [n for n, _ in model.named_parameters() if n.endswith(".quantiles")]
+    net = DistributedDataParallel(model, find_unused_parameters=True) if ranks.world > 1 else model
     train_crops, val_crops = load_data(o)
     train_crops = train_crops.to(dev)
     lam = torch.tensor(model.config.lambdas, device=dev)
     log_path = out / "log.csv"
     new_log = not log_path.exists()
-    log = open(log_path, "a", newline="")
+    log = open(log_path, "a", newline="") if ranks.master else open(os.devnull, "w")
     writer = csv.writer(log)
-    if new_log:
+    if new_log and ranks.master:
         writer.writerow(["step", "seconds", "lr", "loss", "bpp", "psnr", "aux", "val_loss", "val_bpp", "val_psnr"])
     t0 = time.time()
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=o.amp and dev.type == "cuda")
-    bar = tqdm(total=o.steps, initial=step, dynamic_ncols=True, mininterval=2)
+    bar = tqdm(total=o.steps, initial=step, dynamic_ncols=True, mininterval=2, disable=not ranks.master)
     skipped = 0
     while step < o.steps:
         if o.auto_steps_seconds and step == 50:
             t_probe = time.time()
         if o.auto_steps_seconds and step == 150:
             rate = 100 / (time.time() - t_probe)
-            o.steps = max(step + 1, int(rate * o.auto_steps_seconds))
+            o.steps = ranks.from_master(max(step + 1, int(rate * o.auto_steps_seconds)))
             o.auto_steps_seconds = 0.0
             bar.total = o.steps
             bar.write(f"measured {rate:.2f} steps/s: schedule set to {o.steps} steps")
@@ -168,11 +226,11 @@ def train(o: TrainOptions) -> Path:
         x = sample_batch(train_crops, o.batch, o.patch, gen).to(dev, non_blocking=True)
         level = torch.randint(model.num_levels, (o.batch,), generator=gen).to(dev)
         with amp:
-            out_ = model(x, level)
+            out_ = net(x, level)
         r = rd_loss(x, out_, lam[level], o.metric)
         opt.zero_grad(set_to_none=True)
         aux_opt.zero_grad(set_to_none=True)
-        if not torch.isfinite(r.loss):
+        if ranks.any(not torch.isfinite(r.loss)):
             skipped += 1  # a non-finite batch is dropped, never applied
             if skipped > 50:
                 raise RuntimeError("training diverged: 50 non-finite losses")
@@ -183,6 +241,7 @@ def train(o: TrainOptions) -> Path:
         opt.step()
         aux = model.aux_loss()
         aux.backward()
+        ranks.average_grads(aux_params)
         aux_opt.step()
         step += 1
         bar.update(1)
@@ -193,8 +252,8 @@ def train(o: TrainOptions) -> Path:
         if step % 100 == 0:
             row = [step, round(time.time() - t0, 1), lr_at(step, o), r.loss.item(), r.bpp.mean().item(), psnr,
                    aux.item(), "", "", ""]
-        stop = o.time_limit and time.time() - t0 > o.time_limit
-        if step % o.val_every == 0 or step == o.steps or stop:
+        stop = ranks.any(o.time_limit and time.time() - t0 > o.time_limit)
+        if ranks.master and (step % o.val_every == 0 or step == o.steps or stop):
             v = validate(model, val_crops, o)
             row = row or [step, round(time.time() - t0, 1), lr_at(step, o), r.loss.item(), r.bpp.mean().item(),
                           psnr, aux.item(), "", "", ""]
@@ -208,16 +267,19 @@ def train(o: TrainOptions) -> Path:
                 if o.patience and stale >= o.patience:
                     bar.write(f"early stop: no validation improvement in {stale} checks")
                     stop = True
+        stop = ranks.any(stop)
         if row:
             writer.writerow(row)
             log.flush()
-        if step % o.ckpt_every == 0 or step == o.steps or stop:
+        if ranks.master and (step % o.ckpt_every == 0 or step == o.steps or stop):
             save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale)
         if stop:
             break
-    save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale)
+    if ranks.master:
+        save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale)
     bar.close()
     log.close()
+    ranks.close()
     return out / "best.pt"
 
 

@@ -52,3 +52,21 @@ def test_rd_loss_metrics_agree_on_perfect_reconstruction():
         r = rd_loss(x, out, torch.tensor([1.0, 1.0]), metric)
         # distortion 0, rate = 36 bits / (192*192) pixels
         assert abs(r.loss.item() - 36 / 192**2) < 1e-5
+
+
+def test_torchrun_two_cpu_processes_on_gloo(tmp_path, sample_path):
+    """Data-parallel training: two ranks, gradients averaged, one checkpoint and log from rank 0."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "aecodec.train", "--data", str(sample_path.parent), "--out", str(out), "--N", "8", "--M", "12",
+           "--steps", "4", "--batch", "1", "--patch", "64", "--warmup", "1", "--val-every", "2",
+           "--lambdas", "0.01,0.05", "--threads", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ck = torch.load(out / "last.pt", weights_only=False)
+    assert ck["step"] == 4
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert [row["step"] for row in rows if row["val_loss"]] == ["2", "4"]
