@@ -18,6 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 KODAK = ROOT.parent / "shared" / "datasets" / "kodak"
 
 
+def photo_args(description: str, megapixels: float) -> tuple[argparse.Namespace, int, int]:
+    """Parse --megapixels and --quality; return them with a 4:3 width and height of that many pixels."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--megapixels", type=float, default=megapixels)
+    p.add_argument("--quality", type=float, default=6)
+    a = p.parse_args()
+    width = int((a.megapixels * 1e6 * 4 / 3) ** 0.5)
+    return a, width, int(a.megapixels * 1e6 / width)
+
+
 def mosaic(width: int, height: int) -> Image.Image:
     tiles = sorted(KODAK.glob("*.png")) or [ROOT / "tests" / "data" / "sample.png"]
     out = np.zeros((height, width, 3), np.uint8)
@@ -44,12 +54,7 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--megapixels", type=float, default=12)
-    p.add_argument("--quality", type=float, default=6)
-    a = p.parse_args()
-    width = int((a.megapixels * 1e6 * 4 / 3) ** 0.5)
-    height = int(a.megapixels * 1e6 / width)
+    a, width, height = photo_args(__doc__, 12)
     with tempfile.TemporaryDirectory() as d:
         src, aec, dec = Path(d) / "big.png", Path(d) / "big.aec", Path(d) / "big.out.png"
         mosaic(width, height).save(src)

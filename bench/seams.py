@@ -2,21 +2,15 @@
 
     python bench/seams.py [--megapixels 2] [--quality 6]
 """
-import argparse
 import json
 
 import numpy as np
 
 import aecodec
 from aecodec.metrics import psnr
-from memory import mosaic  # bench/memory.py
+from memory import mosaic, photo_args  # bench/memory.py
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-p.add_argument("--megapixels", type=float, default=2)
-p.add_argument("--quality", type=float, default=6)
-a = p.parse_args()
-width = int((a.megapixels * 1e6 * 4 / 3) ** 0.5)
-height = int(a.megapixels * 1e6 / width)
+a, width, height = photo_args(__doc__, 2)
 im = mosaic(width, height)
 ref = np.asarray(im)
 rows = []
