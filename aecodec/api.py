@@ -21,6 +21,15 @@ TILE_MIN, TILE_MAX = 256, 4096  # tile sides a file may use
 UNTILED_MAX = 3072 * 3072  # the largest image a file may code as one tile (memory bound for decoders)
 
 
+def _tiling_problem(tile: int, width: int, height: int) -> str | None:
+    """Why a tiling is not allowed (encoder and decoder share one rule), or None."""
+    if tile and not (tile % 64 == 0 and TILE_MIN <= tile <= TILE_MAX):
+        return f"tile must be 0 or a multiple of 64 from {TILE_MIN} to {TILE_MAX}, not {tile}"
+    if tile == 0 and width * height > UNTILED_MAX:
+        return f"a {width}x{height} image is too large for one tile (at most {UNTILED_MAX} pixels)"
+    return None
+
+
 def _quality16(info: CodecInfo, quality: float | None) -> int:
     q = info.default_quality if quality is None else quality
     lo, hi = min(info.qualities), max(info.qualities)
@@ -52,10 +61,8 @@ def encode(image: str | Path | Image.Image, codec: str | None = None, quality: f
     h, w = x.shape[-2:]
     if tile is None:
         tile = TILE if h * w > TILE_ABOVE else 0
-    elif tile and not (tile % 64 == 0 and TILE_MIN <= tile <= TILE_MAX):
-        raise AecError(f"tile must be 0 or a multiple of 64 from {TILE_MIN} to {TILE_MAX}, not {tile}")
-    if tile == 0 and h * w > UNTILED_MAX:
-        raise AecError(f"a {w}x{h} image is too large for one tile (at most {UNTILED_MAX} pixels)")
+    if problem := _tiling_problem(tile, w, h):
+        raise AecError(problem)
     streams: list[bytes] = []
     digests: list[int] = []
     for top, left, th, tw in _tiles(w, h, tile):
@@ -93,15 +100,14 @@ def _checked(data: bytes) -> tuple[Container, CodecInfo]:
 def decode(data: bytes, device: str = "cpu") -> Image.Image:
     """Decompress .aec bytes to a PIL image of the original size and mode."""
     c, info = _checked(bytes(data))
-    if c.tile and not TILE_MIN <= c.tile <= TILE_MAX or c.tile == 0 and c.width * c.height > UNTILED_MAX:
-        raise FormatError(f"invalid tiling: tile {c.tile} for a {c.width}x{c.height} image")
+    if problem := _tiling_problem(c.tile, c.width, c.height):
+        raise FormatError(f"invalid tiling: {problem}")
     tiles = _tiles(c.width, c.height, c.tile)
     has_alpha = c.mode in ("RGBA", "LA")
-    expected = 2 * len(tiles) + has_alpha + 1
-    n_digests = 1 + 2 * len(tiles) + has_alpha
-    if len(c.streams) != expected or len(c.streams[-1]) != 4 * n_digests:
-        raise FormatError(f"expected {expected} streams ending in a {4 * n_digests}-byte check")
-    digests = struct.unpack(f">{n_digests}I", c.streams[-1])
+    n = 2 * len(tiles) + has_alpha + 1  # streams, and digests in the check: header + one per other stream
+    if len(c.streams) != n or len(c.streams[-1]) != 4 * n:
+        raise FormatError(f"expected {n} streams ending in a {4 * n}-byte check")
+    digests = struct.unpack(f">{n}I", c.streams[-1])
     if digests[0] != _header_digest(c):
         raise FormatError("corrupted .aec header: fails the content check")
     model = info.load(device)

@@ -116,6 +116,7 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
             raise click.UsageError("give at most one of -q, --bpp, --size, --psnr")
         settings = {"quality": quality, "codec": codec, "bpp": bpp, "size": size, "psnr": psnr, "device": device}
         if str(input) == "-" or str(output) == "-":
+            _check_piped_output(output, force)
             src = _stdin_image() if str(input) == "-" else input
             _emit(_encode_data(src, settings), output)
         else:
@@ -131,14 +132,23 @@ def _stdin_image():
     return open_image(Image.open(io.BytesIO(click.get_binary_stream("stdin").read())))
 
 
+def _to_stdout(output: Path | None) -> bool:
+    return output is None or str(output) == "-"
+
+
+def _check_piped_output(output: Path | None, force: bool) -> None:
+    """Pipes check a file output before any work, like every other command."""
+    if not _to_stdout(output):
+        _check_output(output, force)
+
+
 def _emit(data: bytes, output: Path | None) -> None:
-    """Write to stdout (output '-' or none with stdin input), else atomically to the file."""
-    if output is None or str(output) == "-":
+    """Write to stdout (output '-' or none with stdin input), else atomically to the (checked) file."""
+    if _to_stdout(output):
         stream = click.get_binary_stream("stdout")
         stream.write(data)
         stream.flush()
     else:
-        _check_output(output, False)
         write_atomic(output, data)
 
 
@@ -171,7 +181,10 @@ def decode(input: Path, output: Path | None, device: str, force: bool, jobs: int
         _run(lambda: _batch("decode", input, output, {"device": device}, force, jobs))
         return
     if str(input) == "-" or str(output) == "-":
-        _run(lambda: _emit(_decoded_bytes(input, output, device), output))
+        def piped():
+            _check_piped_output(output, force)
+            _emit(_decoded_bytes(input, output, device), output)
+        _run(piped)
         return
     _run(lambda: _decode_one(input, output or input.with_suffix(".png"), device, force))
 
@@ -180,7 +193,7 @@ def _decoded_bytes(input: Path, out: Path | None, device: str) -> bytes:
     """Decode a file (or stdin, '-') and encode the image in the format of ``out``'s suffix (PNG for stdout)."""
     data = click.get_binary_stream("stdin").read() if str(input) == "-" else _read(input)
     im = aecodec.decode(data, device=_device(device))
-    fmt = "PNG" if out is None or str(out) == "-" else _image_format(out)
+    fmt = "PNG" if _to_stdout(out) else _image_format(out)
     buf = io.BytesIO()
     try:
         im.save(buf, fmt)

@@ -146,3 +146,12 @@ def test_kill_9_leaves_no_partial_output(tmp_path):
     proc.wait()
     # either nothing was written, or the rename already happened and the file is whole
     assert not out.exists() or aecodec.decode(out.read_bytes()).size == (1600, 1200)
+
+
+def test_pipe_to_existing_file_needs_force(runner, tmp_path, sample_path):
+    out = tmp_path / "p.aec"
+    out.write_bytes(b"keep")
+    r = runner.invoke(main, ["encode", "-", "-o", str(out), "-q", "2"], input=sample_path.read_bytes())
+    assert r.exit_code == 7 and out.read_bytes() == b"keep"
+    r = runner.invoke(main, ["encode", "-", "-o", str(out), "-q", "2", "--force"], input=sample_path.read_bytes())
+    assert r.exit_code == 0 and out.read_bytes()[:4] == b"\x89AEC"
