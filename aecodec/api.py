@@ -13,6 +13,7 @@ from . import bitstream
 from .bitstream import Container
 from .errors import AecError, FormatError, InputImageError, ModelMismatchError, UnknownCodecError
 from .image import join_image, open_image, pad_to, split_image, to_uint8
+from .refine import EFFORT_ITERATIONS
 from .registry import CodecInfo, codec_by_id, get_codec
 
 TILE = 1024  # tile side for large images: bounds memory, multiple of every model stride
@@ -47,12 +48,15 @@ def _tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]
 
 
 def encode(image: str | Path | Image.Image, codec: str | None = None, quality: float | None = None,
-           device: str = "cpu", tile: int | None = None) -> bytes:
+           device: str = "cpu", tile: int | None = None, effort: int = 0) -> bytes:
     """Compress an image (path or PIL image) to .aec bytes. ``quality`` may be fractional (1/16 steps).
     ``tile``: tile side in pixels (a multiple of 64 from 256 to 4096) to bound memory, or 0 for one tile;
-    by default images above 2.4 megapixels use 1024-pixel tiles."""
+    by default images above 2.4 megapixels use 1024-pixel tiles. ``effort`` 0..3 spends more encode time on
+    smaller files (per-image latent refinement, ``aecodec.refine``); decoding is unaffected."""
     info = get_codec(codec)
     q16 = _quality16(info, quality)
+    if effort not in EFFORT_ITERATIONS:
+        raise AecError(f"effort must be one of {sorted(EFFORT_ITERATIONS)}, not {effort}")
     im = open_image(image)
     if not (1 <= im.width <= bitstream.MAX_SIDE and 1 <= im.height <= bitstream.MAX_SIDE):
         raise InputImageError(f"image size {im.width}x{im.height} outside 1..{bitstream.MAX_SIDE}")
@@ -67,7 +71,7 @@ def encode(image: str | Path | Image.Image, codec: str | None = None, quality: f
     digests: list[int] = []
     for top, left, th, tw in _tiles(w, h, tile):
         part = pad_to(x[:, :, top:top + th, left:left + tw], model.model.stride)
-        s, d = model.compress(part, q16)
+        s, d = model.compress(part, q16, effort)
         streams += s
         digests += d
     if alpha is not None:

@@ -20,6 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .baselines import BASELINES
+from .errors import UnknownCodecError
 from .metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
 from .registry import get_codec, list_codecs
 
@@ -43,8 +44,20 @@ def available_codecs() -> list[str]:
     return [c.name for c in list_codecs()] + [n for n, b in BASELINES.items() if b.available()]
 
 
+def parse_spec(spec: str) -> tuple[str, int]:
+    """'hyperprior' -> ('hyperprior', 0); 'hyperprior:effort2' -> ('hyperprior', 2): a learned codec at an
+    encoder effort, benchmarked as a curve of its own."""
+    name, _, option = spec.partition(":")
+    if not option:
+        return name, 0
+    if name in BASELINES or not option.startswith("effort") or not option[len("effort"):].isdigit():
+        raise UnknownCodecError(f"bad codec spec {spec!r} (learned codecs take :effortN)")
+    return name, int(option[len("effort"):])
+
+
 def _settings(codec: str) -> tuple[float, ...]:
-    return BASELINES[codec].settings if codec in BASELINES else get_codec(codec).qualities
+    name, _ = parse_spec(codec)
+    return BASELINES[name].settings if name in BASELINES else get_codec(name).qualities
 
 
 def _measure(task: tuple[str, float, str]) -> Point:
@@ -59,8 +72,9 @@ def _measure(task: tuple[str, float, str]) -> Point:
         t1 = time.perf_counter()
         out = b.decode(data)
     else:
+        name, effort = parse_spec(codec)
         t0 = time.perf_counter()
-        data = aecodec.encode(im, codec=codec, quality=q)
+        data = aecodec.encode(im, codec=name, quality=q, effort=effort)
         t1 = time.perf_counter()
         out = aecodec.decode(data)
     t2 = time.perf_counter()

@@ -6,6 +6,7 @@ synthesis transform (pixels).
 """
 from __future__ import annotations
 
+import math
 import zlib
 from contextlib import contextmanager
 from typing import Iterator
@@ -17,6 +18,7 @@ from .entropy import CdfTable, RansCoder
 from .errors import FormatError
 from .fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, shift_round
 from .models.hyperprior import Hyperprior
+from .refine import EFFORT_ITERATIONS, refine_latents
 
 QSTEPS = 16  # quality is stored in 1/16 steps: fractional qualities interpolate between trained levels
 
@@ -73,6 +75,12 @@ class HyperpriorCodec:
         t = frac / QSTEPS
         return ((1 - t) * log_table[lo] + t * log_table[lo + 1]).exp()[None, :, None, None]
 
+    def lmbda(self, q16: int) -> float:
+        """The rate-distortion trade-off a quality stands for (geometric between trained levels)."""
+        lo, frac = self._split(q16)
+        lams = self.model.config.lambdas
+        return math.exp((1 - frac / QSTEPS) * math.log(lams[lo]) + frac / QSTEPS * math.log(lams[lo + 1]))
+
     # -- entropy parameters (exact) ----------------------------------------------------------------------
     def _parameters(self, z_hat: Tensor, q16: int) -> tuple[Tensor, Tensor]:
         """Integer z [1, N, h, w] -> (scale table indexes, gained means in FRAC_A fixed point) of y."""
@@ -96,17 +104,26 @@ class HyperpriorCodec:
         return zlib.crc32(symbols.to(torch.int32).numpy().astype("<i4").tobytes())
 
     @torch.no_grad()
-    def compress(self, x: Tensor, q16: int) -> tuple[list[bytes], tuple[int, int]]:
+    def compress(self, x: Tensor, q16: int, effort: int = 0) -> tuple[list[bytes], tuple[int, int]]:
         """x: [1, 3, H, W] in [0, 1], H and W multiples of ``Hyperprior.stride`` -> ([z stream, y stream],
-        (z digest, y digest))."""
+        (z digest, y digest)). ``effort`` > 0 refines the latents for this image (``aecodec.refine``)."""
+        if effort not in EFFORT_ITERATIONS:
+            raise ValueError(f"effort must be one of {sorted(EFFORT_ITERATIONS)}, not {effort}")
         m = self.model
-        y = m.g_a(x.to(self.device)).float()
+        x = x.to(self.device)
+        y = m.g_a(x).float()
         z = m.h_a(y) * self._float_gain(m.log_hyper_gain.to(self.device), q16)
+        g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
+        y_g = y.cpu().to(torch.float64) * g
+        if effort:
+            ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None] / (1 << FRAC_A)
+            gains = [t.float().to(self.device) for t in (g, self._float_gain(m.log_inv_gain, q16), ihg)]
+            y_r, z = refine_latents(m, x, y_g.float().to(self.device), z, gains, self.lmbda(q16),
+                                    EFFORT_ITERATIONS[effort])
+            y_g = y_r.cpu().to(torch.float64)
         z_hat = torch.round(z).cpu().to(torch.int64)
         z_stream = self.z_coder.encode(z_hat, self._z_indexes(z_hat.shape))
         idx, mu_g = self._parameters(z_hat, q16)
-        g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
-        y_g = y.cpu().to(torch.float64) * g
         symbols = torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
         return [z_stream, self.y_coder.encode(symbols, idx)], (self.digest(z_hat), self.digest(symbols))
 

@@ -31,9 +31,11 @@ def _bisect(lo: int, hi: int, ok) -> int | None:
 
 
 def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = None, max_bytes: int | None = None,
-                     psnr: float | None = None, codec: str | None = None, device: str = "cpu") -> bytes:
+                     psnr: float | None = None, codec: str | None = None, device: str = "cpu", effort: int = 0) -> bytes:
     """Encode at the highest quality whose file fits ``bpp`` or ``max_bytes``, or at the lowest quality whose
-    decoded PSNR reaches ``psnr`` (exactly one target). Out-of-reach targets give the nearest end, with a warning."""
+    decoded PSNR reaches ``psnr`` (exactly one target). Out-of-reach targets give the nearest end, with a warning.
+    With ``effort`` > 0 the search itself runs at effort 0 and only the chosen quality is refined (refinement
+    lowers the rate and barely moves PSNR, so a size target still holds)."""
     if sum(t is not None for t in (bpp, max_bytes, psnr)) != 1:
         raise AecError("give exactly one of bpp, max_bytes, psnr")
     info = get_codec(codec)
@@ -48,19 +50,28 @@ def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = Non
 
     if psnr is None:
         limit = max_bytes if max_bytes is not None else bpp * im.width * im.height / 8
-        best = _bisect(lo, hi, lambda q: len(coded(q)) <= limit)
+        fits = lambda data: len(data) <= limit  # noqa: E731
+        best = _bisect(lo, hi, lambda q: fits(coded(q)))
         if best is None:
             warnings.warn(f"target not reachable: the smallest file is {len(coded(lo))} bytes", AecWarning,
                           stacklevel=2)
-            best = lo
-        return coded(best)
+            return _refined(im, info.name, lo, device, effort, lambda data: len(data) <= len(coded(lo)), coded(lo))
+        return _refined(im, info.name, best, device, effort, fits, coded(best))
     ref = np.asarray(im.convert("RGB"))
-    quality_ok = lambda q: psnr_db(ref, np.asarray(decode(coded(q)).convert("RGB"))) >= psnr  # noqa: E731
+    reaches = lambda data: psnr_db(ref, np.asarray(decode(data).convert("RGB"))) >= psnr  # noqa: E731
     # psnr grows with quality: find the largest q that still misses the target, then step one up
-    below = _bisect(lo, hi, lambda q: not quality_ok(q))
+    below = _bisect(lo, hi, lambda q: not reaches(coded(q)))
     if below is None:
-        return coded(lo)
+        return _refined(im, info.name, lo, device, effort, reaches, coded(lo))
     if below == hi:
         warnings.warn(f"PSNR {psnr} dB not reachable; using the highest quality", AecWarning, stacklevel=2)
         return coded(hi)
-    return coded(below + 1)
+    return _refined(im, info.name, below + 1, device, effort, reaches, coded(below + 1))
+
+
+def _refined(im: Image.Image, codec: str, q16: int, device: str, effort: int, ok, plain: bytes) -> bytes:
+    """The chosen quality at the asked effort, if that file still meets the target (else the plain one)."""
+    if effort == 0:
+        return plain
+    data = encode(im, codec=codec, quality=q16 / 16, device=device, effort=effort)
+    return data if ok(data) else plain
