@@ -103,10 +103,16 @@ class HyperpriorCodec:
         """CRC-32 of symbols (little-endian int32): lets the decoder prove it parsed what the encoder wrote."""
         return zlib.crc32(symbols.to(torch.int32).numpy().astype("<i4").tobytes())
 
-    @torch.no_grad()
     def compress(self, x: Tensor, q16: int, effort: int = 0) -> tuple[list[bytes], tuple[int, int]]:
         """x: [1, 3, H, W] in [0, 1], H and W multiples of ``Hyperprior.stride`` -> ([z stream, y stream],
         (z digest, y digest)). ``effort`` > 0 refines the latents for this image (``aecodec.refine``)."""
+        return self.compress_batch(x, q16, effort)[0]
+
+    @torch.no_grad()
+    def compress_batch(self, x: Tensor, q16: int, effort: int = 0) -> list[tuple[list[bytes], tuple[int, int]]]:
+        """``compress`` for a batch [B, 3, H, W] of same-size images: one pass of the analysis transforms
+        (the GPU's throughput), then each image's own streams. Refinement runs per image, so a file never
+        depends on its batch."""
         if effort not in EFFORT_ITERATIONS:
             raise ValueError(f"effort must be one of {sorted(EFFORT_ITERATIONS)}, not {effort}")
         m = self.model
@@ -114,36 +120,48 @@ class HyperpriorCodec:
         y = m.g_a(x).float()
         z = m.h_a(y) * self._float_gain(m.log_hyper_gain.to(self.device), q16)
         g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
-        y_g = y.cpu().to(torch.float64) * g
-        if effort:
-            ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None] / (1 << FRAC_A)
-            gains = [t.float().to(self.device) for t in (g, self._float_gain(m.log_inv_gain, q16), ihg)]
-            y_r, z = refine_latents(m, x, y_g.float().to(self.device), z, gains, self.lmbda(q16),
-                                    EFFORT_ITERATIONS[effort])
-            y_g = y_r.cpu().to(torch.float64)
-        z_hat = torch.round(z).cpu().to(torch.int64)
-        z_stream = self.z_coder.encode(z_hat, self._z_indexes(z_hat.shape))
-        idx, mu_g = self._parameters(z_hat, q16)
-        symbols = torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
-        return [z_stream, self.y_coder.encode(symbols, idx)], (self.digest(z_hat), self.digest(symbols))
+        results = []
+        for b in range(x.shape[0]):
+            y_g, z_b = y[b:b + 1].cpu().to(torch.float64) * g, z[b:b + 1]
+            if effort:
+                ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None] / (1 << FRAC_A)
+                gains = [t.float().to(self.device) for t in (g, self._float_gain(m.log_inv_gain, q16), ihg)]
+                y_r, z_b = refine_latents(m, x[b:b + 1], y_g.float().to(self.device), z_b, gains,
+                                          self.lmbda(q16), EFFORT_ITERATIONS[effort])
+                y_g = y_r.cpu().to(torch.float64)
+            z_hat = torch.round(z_b).cpu().to(torch.int64)
+            z_stream = self.z_coder.encode(z_hat, self._z_indexes(z_hat.shape))
+            idx, mu_g = self._parameters(z_hat, q16)
+            symbols = torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
+            results.append(([z_stream, self.y_coder.encode(symbols, idx)], (self.digest(z_hat), self.digest(symbols))))
+        return results
 
-    @torch.no_grad()
     def decompress(self, streams: list[bytes], height: int, width: int, q16: int,
                    digests: tuple[int, int]) -> Tensor:
         """Streams of an image padded to ``height`` x ``width`` -> x_hat [1, 3, height, width] in [0, 1].
         Each stream's symbols are checked against the encoder's digest as soon as they are decoded, so damage
         is reported before the expensive steps."""
+        return self.decompress_batch([(streams, digests)], height, width, q16)
+
+    @torch.no_grad()
+    def decompress_batch(self, items: list[tuple[list[bytes], tuple[int, int]]], height: int, width: int,
+                         q16: int) -> Tensor:
+        """``decompress`` for several same-size images (streams, digests): each is parsed on its own (the
+        integer path), then one synthesis pass makes all the pixels, [B, 3, height, width]."""
         m = self.model
         s = m.stride
         z_shape = (1, m.config.N, height // s, width // s)
-        z_hat = self.z_coder.decode(streams[0], self._z_indexes(z_shape))
-        if self.digest(z_hat) != digests[0]:
-            raise FormatError("corrupted .aec payload: hyper-latent symbols fail their check")
-        idx, mu_g = self._parameters(z_hat, q16)
-        symbols = self.y_coder.decode(streams[1], idx)
-        if self.digest(symbols) != digests[1]:
-            raise FormatError("corrupted .aec payload: latent symbols fail their check")
-        y_hat = (symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A)).float().to(self.device)
+        y_hats = []
+        for streams, digests in items:
+            z_hat = self.z_coder.decode(streams[0], self._z_indexes(z_shape))
+            if self.digest(z_hat) != digests[0]:
+                raise FormatError("corrupted .aec payload: hyper-latent symbols fail their check")
+            idx, mu_g = self._parameters(z_hat, q16)
+            symbols = self.y_coder.decode(streams[1], idx)
+            if self.digest(symbols) != digests[1]:
+                raise FormatError("corrupted .aec payload: latent symbols fail their check")
+            y_hats.append(symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A))
+        y_hat = torch.cat(y_hats).float().to(self.device)
         y_hat = y_hat * self._float_gain(m.log_inv_gain.to(self.device), q16)
         with thread_invariant():
             return m.g_s(y_hat).clamp_(0, 1)

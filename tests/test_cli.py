@@ -3,6 +3,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+import aecodec
 from cli.main import main
 
 
@@ -83,6 +84,23 @@ def test_folders_keep_paths_skip_existing_and_report_bad_files(runner, tmp_path,
     dec.mkdir()
     r = runner.invoke(main, ["decode", str(out), "-o", str(dec)])
     assert r.exit_code == 0 and len(list(dec.rglob("*.png"))) == 3
+
+
+def test_batched_folders_match_single_files_and_report_bad_ones(runner, tmp_path, sample_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        (src / name).write_bytes(sample_path.read_bytes())
+    (src / "bad.png").write_bytes(b"broken")
+    out, dec = tmp_path / "out", tmp_path / "dec"
+    out.mkdir()
+    dec.mkdir()
+    r = runner.invoke(main, ["encode", str(src), "-o", str(out), "-q", "2", "--batch", "4"])
+    assert r.exit_code == 1 and "bad.png" in r.output and "encoded 3 file(s)" in r.output
+    assert (out / "a.aec").read_bytes() == aecodec.encode(sample_path, quality=2)
+    r = runner.invoke(main, ["decode", str(out), "-o", str(dec), "--batch", "3"])
+    assert r.exit_code == 0, r.output
+    assert (dec / "b.png").read_bytes() == runner.invoke(main, ["decode", str(out / "b.aec"), "-o", "-"]).stdout_bytes
 
 
 def test_bpp_rate_control(runner, tmp_path, sample_path):

@@ -56,6 +56,22 @@ def test_same_bytes_and_pixels_with_1_and_2_threads(name, sample_path):
     assert np.array_equal(results[0][1], results[1][1])
 
 
+def test_batched_coding_gives_the_same_bytes_and_pixels_as_single(sample_path):
+    """Files never depend on their batch: same-size images and tiles share passes, each file stays its own."""
+    images = [Image.open(sample_path).convert("RGB"), noise_image(384, 256, seed=1), noise_image(100, 70, seed=2),
+              noise_image(700, 300, seed=3), Image.open(sample_path).convert("L")]
+    single = [aecodec.encode(im, quality=3.5, tile=256 if im.width == 700 else None) for im in images]
+    batched = aecodec.encode_many(images[:3], quality=3.5, batch_size=3)
+    batched += aecodec.encode_many(images[3:4], quality=3.5, tile=256, batch_size=4)  # six tiles, two sizes
+    batched += aecodec.encode_many(images[4:], quality=3.5, batch_size=2)
+    assert batched == single
+    alone = [np.asarray(aecodec.decode(d)) for d in single]
+    together = [np.asarray(im) for im in aecodec.decode_many(single, batch_size=4)]
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together))
+    with pytest.raises(aecodec.AecError, match="batch size"):
+        aecodec.encode_many(images[:1], batch_size=0)
+
+
 def test_rate_grows_with_quality(sample_path):
     sizes = [len(aecodec.encode(sample_path, quality=q)) for q in (1, 3, 5.5, 8, 10)]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1] / 4
