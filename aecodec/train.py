@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, fields
@@ -22,6 +21,7 @@ from tqdm import tqdm
 
 from .data import load_pack, random_crops, resolve_images, sample_batch, split
 from .losses import psnr_from_mse, rd_loss
+from .optim import EarlyStopping, cosine_lr
 from .models.hyperprior import Hyperprior, HyperpriorConfig
 
 
@@ -56,10 +56,7 @@ class TrainOptions:
 
 def lr_at(step: int, o: TrainOptions) -> float:
     """Linear warm-up, then cosine decay to ``min_lr_ratio * lr``."""
-    if step < o.warmup:
-        return o.lr * (step + 1) / o.warmup
-    t = min(1.0, (step - o.warmup) / max(1, o.steps - o.warmup))
-    return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+    return cosine_lr(step, o.lr, o.warmup, o.steps, o.min_lr_ratio)
 
 
 def load_data(o: TrainOptions) -> tuple[torch.Tensor, torch.Tensor]:
@@ -259,14 +256,13 @@ def train(o: TrainOptions) -> Path:
                           psnr, aux.item(), "", "", ""]
             row[-3:] = [v["val_loss"], v["val_bpp"], v["val_psnr"]]
             bar.write(f"step {step}: val loss {v['val_loss']:.4f} bpp {v['val_bpp']:.3f} psnr {v['val_psnr']:.2f}")
-            if v["val_loss"] < best:
-                best, stale = v["val_loss"], 0
-                save_checkpoint(out / "best.pt", model, opt, aux_opt, step, gen, o, best)
-            else:
-                stale += 1
-                if o.patience and stale >= o.patience:
-                    bar.write(f"early stop: no validation improvement in {stale} checks")
-                    stop = True
+            stopper = EarlyStopping(o.patience, best, stale)
+            if stopper.update(v["val_loss"]):
+                save_checkpoint(out / "best.pt", model, opt, aux_opt, step, gen, o, stopper.best)
+            best, stale = stopper.best, stopper.stale
+            if stopper.stop:
+                bar.write(f"early stop: no validation improvement in {stale} checks")
+                stop = True
         stop = ranks.any(stop)
         if row:
             writer.writerow(row)
