@@ -1,9 +1,13 @@
-"""Training utilities shared by the codecs' training loop and the autoencoder toolkit: learning-rate schedules
-and early stopping."""
+"""Training utilities shared by the codecs' training loop and the autoencoder toolkit: learning-rate schedules,
+early stopping and gradient checkpointing."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint_sequential
 
 
 def cosine_lr(step: int, base: float, warmup: int, total: int, min_ratio: float = 0.02) -> float:
@@ -45,3 +49,11 @@ class EarlyStopping:
     @property
     def stop(self) -> bool:
         return bool(self.patience) and self.stale >= self.patience
+
+
+def checkpointed(seq: nn.Sequential, x: Tensor, segments: int = 2) -> Tensor:
+    """Run ``seq``, recomputing its activations in the backward pass when training with gradients (gradient
+    checkpointing: less memory for about one more forward pass)."""
+    if seq.training and torch.is_grad_enabled():
+        return checkpoint_sequential(seq, segments, x, use_reentrant=False)
+    return seq(x)

@@ -1,6 +1,8 @@
 """The autoencoder toolkit: the math of each loss against closed forms, and every architecture's shapes."""
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -98,3 +100,33 @@ def test_adversarial_losses_train_both_players():
     enc_params = list(m.ae.encoder.parameters())
     assert all(p is not None for p in torch.autograd.grad(g, enc_params, allow_unused=True))
     assert torch.autograd.grad(d, enc_params, allow_unused=True)[0] is None  # the critic's loss leaves the encoder
+
+
+def test_mig_is_one_for_a_disentangled_code_and_lower_when_rotated():
+    from aecodec.ae.analysis import factor_dataset, mig
+
+    _, factors = factor_dataset()
+    code = factors.astype(float) + 0.01 * np.random.default_rng(0).standard_normal(factors.shape)
+    assert mig(code, factors) > 0.9
+    theta = np.pi / 4
+    rot = np.eye(4)
+    rot[:2, :2] = [[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]
+    assert mig(code @ rot, factors) < 0.7
+
+
+def test_corruptions_and_subspace_angle():
+    from aecodec.ae.analysis import CORRUPTIONS, subspace_angle_deg
+
+    x = torch.full((50, 40), 0.5)
+    g = torch.Generator().manual_seed(0)
+    assert (CORRUPTIONS["masking"](x, 0.3, g) == 0).float().mean().item() == pytest.approx(0.3, abs=0.03)
+    sp = CORRUPTIONS["salt_pepper"](x, 0.2, g)
+    assert ((sp == 0) | (sp == 1)).float().mean().item() == pytest.approx(0.2, abs=0.03)
+    assert CORRUPTIONS["gaussian"](x, 0.1, g).std().item() == pytest.approx(0.1, abs=0.01)
+    a = np.random.default_rng(1).standard_normal((10, 3))
+    assert subspace_angle_deg(a, a @ np.random.default_rng(2).standard_normal((3, 3))) < 1e-4
+    b = np.zeros((10, 1))
+    b[0, 0] = 1
+    c = np.zeros((10, 1))
+    c[1, 0] = 1
+    assert subspace_angle_deg(b, c) == pytest.approx(90.0)

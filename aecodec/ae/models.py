@@ -155,22 +155,30 @@ class VAE(nn.Module):
 
 
 class Seq2SeqAE(nn.Module):
-    """LSTM encoder over a sequence [B, T, F], a ``code``-wide bottleneck per step, and an LSTM decoder that
-    attends (dot-product, Luong et al. 2015) over the bottleneck codes of all steps."""
+    """LSTM sequence-to-sequence autoencoder for sequences [B, T, F]: a bidirectional LSTM encoder keeps one
+    ``code``-wide vector every ``stride`` steps (the bottleneck: T / stride codes), and an LSTM decoder,
+    fed the codes repeated back to length T, attends (scaled dot-product, Luong et al. 2015) over all codes."""
 
-    def __init__(self, features: int = 1, hidden: int = 32, code: int = 4):
+    def __init__(self, features: int = 1, hidden: int = 32, code: int = 4, stride: int = 4):
         super().__init__()
+        self.stride = stride
         self.encoder = nn.LSTM(features, hidden, batch_first=True, bidirectional=True)
         self.to_code = nn.Linear(2 * hidden, code)
         self.decoder = nn.LSTM(code, hidden, batch_first=True)
         self.query = nn.Linear(hidden, code)
         self.out = nn.Linear(hidden + code, features)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        codes = self.to_code(self.encoder(x)[0])  # [B, T, code]
-        dec, _ = self.decoder(codes)
+    def encode(self, x: Tensor) -> Tensor:
+        return self.to_code(self.encoder(x)[0][:, self.stride - 1::self.stride])  # [B, T / stride, code]
+
+    def decode(self, codes: Tensor, length: int) -> Tensor:
+        dec, _ = self.decoder(codes.repeat_interleave(self.stride, 1)[:, :length])
         attn = torch.softmax(self.query(dec) @ codes.transpose(1, 2) / codes.shape[-1] ** 0.5, -1)
-        return self.out(torch.cat([dec, attn @ codes], -1)), codes
+        return self.out(torch.cat([dec, attn @ codes], -1))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        codes = self.encode(x)
+        return self.decode(codes, x.shape[1]), codes
 
 
 class StackedAE(nn.Module):

@@ -13,7 +13,8 @@ import torch
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.layers import GDN
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint_sequential
+
+from ..optim import checkpointed
 
 # CompressAI's zoo lambdas for MSE q1..q8: the training range of the quality levels.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -112,9 +113,7 @@ class Hyperprior(nn.Module):
     def _transform(self, seq: nn.Sequential, x: Tensor) -> Tensor:
         """Run a transform; with ``grad_checkpointing`` set, recompute its activations in the backward pass
         (less GPU memory for large batches or patches)."""
-        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
-            return checkpoint_sequential(seq, 2, x, use_reentrant=False)
-        return seq(x)
+        return checkpointed(seq, x) if self.grad_checkpointing else seq(x)
 
     def aux_loss(self) -> Tensor:
         return self.entropy_bottleneck.loss()
