@@ -172,7 +172,8 @@ class Seq2SeqAE(nn.Module):
         return self.to_code(self.encoder(x)[0][:, self.stride - 1::self.stride])  # [B, T / stride, code]
 
     def decode(self, codes: Tensor, length: int) -> Tensor:
-        dec, _ = self.decoder(codes.repeat_interleave(self.stride, 1)[:, :length])
+        step_code = (torch.arange(length, device=codes.device) // self.stride).clamp(max=codes.shape[1] - 1)
+        dec, _ = self.decoder(codes[:, step_code])
         attn = torch.softmax(self.query(dec) @ codes.transpose(1, 2) / codes.shape[-1] ** 0.5, -1)
         return self.out(torch.cat([dec, attn @ codes], -1))
 
