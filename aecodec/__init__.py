@@ -9,7 +9,7 @@ import warnings
 # compressai decorates functions with torch.jit.script at import; torch 2.14 warns about it on every start.
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
 
-from .api import FileInfo, decode, decode_many, encode, encode_many, inspect
+from .api import FileInfo, decode, decode_array, decode_many, encode, encode_array, encode_many, inspect
 from .errors import AecError, AecWarning, FormatError, InputImageError, ModelMismatchError, OutputError, UnknownCodecError
 from .registry import CodecInfo, get_codec, list_codecs
 
@@ -29,6 +29,6 @@ def load(name: str | None = None, quality: float | None = None, device: str = "c
 
 __all__ = [
     "AecError", "AecWarning", "CodecInfo", "FileInfo", "FormatError", "InputImageError", "ModelMismatchError", "OutputError",
-    "UnknownCodecError", "decode", "decode_many", "encode", "encode_many", "get_codec", "inspect", "list_codecs", "load", "__version__",
+    "UnknownCodecError", "decode", "decode_array", "decode_many", "encode", "encode_array", "encode_many", "get_codec", "inspect", "list_codecs", "load", "__version__",
 ]
 from . import pillow_plugin  # noqa: E402,F401  (registers .aec with Pillow)

@@ -1,6 +1,7 @@
 """Public API: encode, decode, inspect. Images of any size: padded to the model stride, large ones in tiles."""
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from dataclasses import asdict, dataclass
@@ -92,6 +93,8 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
     ``batch_size`` at a time (use 8 or more on a GPU; 1 keeps CPU memory lowest). Each file is the same bytes
     ``encode`` writes for its image alone."""
     info = get_codec(codec)
+    if info.kind != "image":
+        raise UnknownCodecError(f"codec {info.name!r} codes arrays, not images: use aecodec.encode_array")
     q16 = _quality16(info, quality)
     if effort not in EFFORT_ITERATIONS:
         raise AecError(f"effort must be one of {sorted(EFFORT_ITERATIONS)}, not {effort}")
@@ -169,6 +172,9 @@ class _Parsed:
 def _parse(data: bytes) -> _Parsed:
     """Every container check that needs no model: fields, tiling, stream count, header and alpha digests."""
     c, info = _checked(bytes(data))
+    if info.kind != "image" or c.mode == "F":
+        raise FormatError(f"this .aec file holds an array (codec {info.name!r}): use aecodec.decode_array "
+                          "(CLI: decode to a .npy output)")
     if problem := _tiling_problem(c.tile, c.width, c.height):
         raise FormatError(f"invalid tiling: {problem}")
     tiles = _tiles(c.width, c.height, c.tile)
@@ -216,6 +222,50 @@ def decode_many(datas: list[bytes], device: str = "cpu", batch_size: int = 1) ->
         raise
     except Exception as e:  # a stream that passed the CRC but does not parse: report, never crash
         raise FormatError(f"corrupted .aec payload: {e}") from None
+
+
+def encode_array(array, bound: float, codec: str = "signal") -> bytes:
+    """Compress a 1-D or 2-D float array (or a .npy path) so that every decoded value is within ``bound`` of
+    the original (guaranteed; see ``aecodec.datacodec``)."""
+    from .datacodec import WINDOW, load_array, params_bytes
+
+    info = get_codec(codec)
+    if info.kind != "array":
+        raise UnknownCodecError(f"codec {info.name!r} codes images, not arrays")
+    if not (isinstance(bound, (int, float)) and math.isfinite(bound) and bound > 0):
+        raise AecError(f"error bound must be a positive number, not {bound}")
+    a = load_array(array)
+    windows = max(1, math.ceil(a.size / WINDOW))
+    if windows > bitstream.MAX_SIDE:
+        raise InputImageError(f"array of {a.size} values exceeds {bitstream.MAX_SIDE * WINDOW}")
+    params, streams = info.load().compress(a.astype(np.float64).reshape(-1), float(bound))
+    dtype = "float32" if a.dtype == np.float32 else "float64"
+    c = Container(info.codec_id, info.weights_hash, 16, WINDOW, windows, "F", 0,
+                  [params_bytes(params, a.shape, dtype), *streams])
+    c.streams.append(struct.pack(">4I", _header_digest(c), *(zlib.crc32(s) for s in c.streams)))
+    return bitstream.pack(c)
+
+
+def decode_array(data: bytes) -> np.ndarray:
+    """Decompress an array .aec file to a numpy array of the original shape and dtype."""
+    from .datacodec import read_params
+
+    c, info = _checked(bytes(data))
+    if info.kind != "array" or c.mode != "F":
+        raise FormatError(f"this .aec file holds an image (codec {info.name!r}): use aecodec.decode")
+    if len(c.streams) != 4 or len(c.streams[-1]) != 16:
+        raise FormatError("expected 4 streams ending in a 16-byte check")
+    digests = struct.unpack(">4I", c.streams[-1])
+    if digests[0] != _header_digest(c) or any(zlib.crc32(s) != d for s, d in zip(c.streams[:3], digests[1:])):
+        raise FormatError("corrupted .aec array file: fails the content check")
+    p = read_params(c.streams[0])
+    try:
+        out = info.load().decompress(p, c.streams[1:3])
+    except AecError:
+        raise
+    except Exception as e:
+        raise FormatError(f"corrupted .aec array payload: {e}") from None
+    return out.reshape(p["shape"]).astype(p["dtype"])
 
 
 @dataclass

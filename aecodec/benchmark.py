@@ -41,7 +41,7 @@ class Point:
 
 
 def available_codecs() -> list[str]:
-    return [c.name for c in list_codecs()] + [n for n, b in BASELINES.items() if b.available()]
+    return [c.name for c in list_codecs("image")] + [n for n, b in BASELINES.items() if b.available()]
 
 
 def parse_spec(spec: str) -> tuple[str, int]:

@@ -13,7 +13,7 @@ from .errors import FormatError
 
 MAGIC = b"\x89AEC"
 VERSION = 1
-MODES = ("RGB", "L", "RGBA", "LA")  # index = mode byte
+MODES = ("RGB", "L", "RGBA", "LA", "F")  # index = mode byte; "F": a float array (array codecs)
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 1 << 28
 MAX_STREAMS = 1 << 16

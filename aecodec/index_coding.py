@@ -36,22 +36,21 @@ def quantize_probabilities(p: np.ndarray) -> np.ndarray:
     return freq + (rank < short[..., None])
 
 
-def _model_inputs(freqs: np.ndarray, n: int) -> np.ndarray:
-    probs = np.asarray(freqs, dtype=np.float64) / (1 << PROB_BITS)  # exact: integers over a power of two
-    if probs.ndim == 1:
-        probs = np.broadcast_to(probs, (n, probs.shape[0]))
-    if probs.shape[0] != n:
-        raise ValueError(f"{probs.shape[0]} probability rows for {n} symbols")
-    return np.ascontiguousarray(probs)
+def _probabilities(freqs: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(freqs, dtype=np.float64) / (1 << PROB_BITS))  # exact ratios
 
 
 def encode_indices(indices: np.ndarray, freqs: np.ndarray) -> bytes:
     """Indices [n] in 0..K-1 and frequencies [K] (shared) or [n, K] (one row per index) -> bytes."""
     indices = np.ascontiguousarray(np.asarray(indices, dtype=np.int32).reshape(-1))
     coder = constriction.stream.stack.AnsCoder()
-    if len(indices):
-        model = constriction.stream.model.Categorical(perfect=False)
-        coder.encode_reverse(indices, model, _model_inputs(freqs, len(indices)))
+    probs = _probabilities(freqs)
+    if len(indices) and probs.ndim == 1:  # one shared model: built once
+        coder.encode_reverse(indices, constriction.stream.model.Categorical(probs, perfect=False))
+    elif len(indices):  # one model per index
+        if probs.shape[0] != len(indices):
+            raise ValueError(f"{probs.shape[0]} probability rows for {len(indices)} symbols")
+        coder.encode_reverse(indices, constriction.stream.model.Categorical(perfect=False), probs)
     return coder.get_compressed().astype("<u4").tobytes()
 
 
@@ -65,8 +64,13 @@ def decode_indices(data: bytes, freqs: np.ndarray, n: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     try:
         coder = constriction.stream.stack.AnsCoder(words)
-        model = constriction.stream.model.Categorical(perfect=False)
-        out = coder.decode(model, _model_inputs(freqs, n))
+        probs = _probabilities(freqs)
+        if probs.ndim == 1:
+            out = coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n)
+        else:
+            if probs.shape[0] != n:
+                raise ValueError(f"{probs.shape[0]} probability rows for {n} symbols")
+            out = coder.decode(constriction.stream.model.Categorical(perfect=False), probs)
     except Exception as e:  # constriction rejects some invalid states outright
         raise FormatError(f"corrupted index stream: {e}") from None
     return np.asarray(out, dtype=np.int64)

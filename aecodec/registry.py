@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ModelMismatchError, UnknownCodecError
-from .weightfile import WEIGHTS_DIR, file_hash, load_hyperprior
+from .weightfile import WEIGHTS_DIR, file_hash, load_hyperprior, load_signal
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class CodecInfo:
     default_quality: int
     description: str
     loader: Callable
+    kind: str = "image"  # "image" codecs code pictures; "array" codecs code float arrays (aecodec.encode_array)
 
     @property
     def weights_path(self) -> Path:
@@ -49,9 +50,9 @@ def register(info: CodecInfo) -> CodecInfo:
     return info
 
 
-def list_codecs() -> list[CodecInfo]:
-    """Registered codecs, the default first."""
-    return list(_REGISTRY.values())
+def list_codecs(kind: str | None = None) -> list[CodecInfo]:
+    """Registered codecs (of one ``kind``, "image" or "array", when given), the default first."""
+    return [c for c in _REGISTRY.values() if kind is None or c.kind == kind]
 
 
 def get_codec(name: str | None) -> CodecInfo:
@@ -84,4 +85,10 @@ register(CodecInfo(
     name="hyperprior", codec_id=1, weights="hyperprior.safetensors", qualities=tuple(range(1, 11)),
     default_quality=6, loader=load_hyperprior,
     description="variable-rate mean-scale hyperprior (GDN, gain units), MSE-trained",
+))
+
+register(CodecInfo(
+    name="signal", codec_id=2, weights="signal.safetensors", qualities=(1,), default_quality=1,
+    loader=load_signal, kind="array",
+    description="error-bounded float arrays (time series, sensor data): dense autoencoder + residual, .npy in",
 ))

@@ -68,3 +68,23 @@ def load_hyperprior(path: Path, device: str = "cpu"):
     fixed = {k[len("fixed."):]: v for k, v in tensors.items() if k.startswith("fixed.")}
     return HyperpriorCodec(model, fixed, table_from_tensors("table.z", tensors),
                            table_from_tensors("table.y", tensors), device)
+
+
+def export_signal(model, path: Path, provenance: dict | None = None) -> Path:
+    """Signal autoencoder -> fp16 safetensors (the decoder's fixed-point twin is rebuilt from these values)."""
+    tensors = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata={"family": "signal"})
+    if provenance is not None:
+        path.with_suffix(".json").write_text(json.dumps(provenance, indent=1) + "\n")
+    file_hash.cache_clear()
+    return path
+
+
+def load_signal(path: Path, device: str = "cpu"):
+    """Weights file -> a ready ``SignalCodec`` (CPU: the network is tiny and integer on the decoder side)."""
+    from .datacodec import SignalAE, SignalCodec
+
+    model = SignalAE()
+    model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
+    return SignalCodec(model)

@@ -18,7 +18,7 @@ out = Path(sys.argv[1])
 res = json.loads((out / "results.json").read_text())
 paths = {p.name: p for p in resolve_images(res["dataset"])}
 ok = True
-for codec in (c.name for c in aecodec.list_codecs() if c.name in res["codecs"]):
+for codec in (c.name for c in aecodec.list_codecs("image") if c.name in res["codecs"]):
     for row in res["codecs"][codec]:
         bpps, psnrs = [], []
         for name in res["images"]:

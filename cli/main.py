@@ -102,6 +102,8 @@ def _say(msg: str) -> None:
 @click.option("--bpp", type=float, help="Rate control: highest quality whose file fits this many bits per pixel.")
 @click.option("--size", "size", help="Rate control: highest quality whose file fits this size (e.g. 50KB, 1.5MB).")
 @click.option("--psnr", type=float, help="Rate control: lowest quality whose decoded PSNR reaches this (dB).")
+@click.option("--error-bound", type=float,
+              help="Arrays (.npy input): the largest absolute error allowed per value (required for arrays).")
 @click.option("--effort", type=click.IntRange(0, 3), default=0, show_default=True,
               help="Encoder effort: 1-3 refine the latents per image for smaller files (about 10x, 30x, 100x "
                    "the encode time); decoding is unaffected.")
@@ -111,9 +113,19 @@ def _say(msg: str) -> None:
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Folders: images per transform pass, in one process (use 8+ with --device cuda).")
 def encode(input: Path, output: Path | None, quality: float | None, codec: str | None, bpp: float | None,
-           size: str | None, psnr: float | None, effort: int, device: str, force: bool, jobs: int,
-           batch: int) -> None:
-    """Compress an image to .aec, or every image in a folder (INPUT a folder, -o the output folder)."""
+           size: str | None, psnr: float | None, error_bound: float | None, effort: int, device: str, force: bool,
+           jobs: int, batch: int) -> None:
+    """Compress an image to .aec, or every image in a folder (INPUT a folder, -o the output folder).
+    A .npy input (1-D or 2-D float array) is coded by the array codec within --error-bound."""
+    if input.suffix.lower() == ".npy":
+        def array():
+            if error_bound is None:
+                raise click.UsageError("arrays need --error-bound (the largest absolute error allowed)")
+            out = output or input.with_suffix(".aec")
+            _check_output(out, force)
+            write_atomic(out, aecodec.encode_array(input, error_bound, codec=codec or "signal"))
+        _run(array)
+        return
     if input.is_dir():
         settings = {"quality": quality, "codec": codec, "bpp": bpp, "size": size, "psnr": psnr, "device": device,
                     "effort": effort}
@@ -198,12 +210,28 @@ def decode(input: Path, output: Path | None, device: str, force: bool, jobs: int
             _emit(_decoded_bytes(input, output, device), output)
         _run(piped)
         return
-    _run(lambda: _decode_one(input, output or input.with_suffix(".png"), device, force))
+    _run(lambda: _decode_one(input, output or input.with_suffix(".npy" if _holds_array(input) else ".png"),
+                             device, force))
+
+
+def _holds_array(path: Path) -> bool:
+    """Whether an .aec file holds an array (decoded to .npy) rather than an image; unreadable files are left
+    to the decoder to report."""
+    try:
+        return aecodec.inspect(path.read_bytes()).mode == "F"
+    except (OSError, AecError):
+        return False
 
 
 def _decoded_bytes(input: Path, out: Path | None, device: str) -> bytes:
     """Decode a file (or stdin, '-') and encode the image in the format of ``out``'s suffix (PNG for stdout)."""
     data = click.get_binary_stream("stdin").read() if str(input) == "-" else _read(input)
+    if aecodec.inspect(data).mode == "F":
+        from aecodec.datacodec import to_npy
+
+        if not _to_stdout(out) and out.suffix.lower() != ".npy":
+            raise OutputError(f"this .aec file holds an array: write it to a .npy file, not {out.name}")
+        return to_npy(aecodec.decode_array(data))
     im = aecodec.decode(data, device=_device(device))
     _say(f"{input}: {im.width}x{im.height} {im.mode}")
     return _image_bytes(im, out)

@@ -173,3 +173,20 @@ def test_pipe_to_existing_file_needs_force(runner, tmp_path, sample_path):
     assert r.exit_code == 7 and out.read_bytes() == b"keep"
     r = runner.invoke(main, ["encode", "-", "-o", str(out), "-q", "2", "--force"], input=sample_path.read_bytes())
     assert r.exit_code == 0 and out.read_bytes()[:4] == b"\x89AEC"
+
+
+def test_arrays_through_the_cli(runner, tmp_path):
+    import numpy as np
+
+    x = np.cumsum(np.random.default_rng(0).standard_normal(3000))
+    np.save(tmp_path / "s.npy", x)
+    r = runner.invoke(main, ["encode", str(tmp_path / "s.npy")])
+    assert r.exit_code == 2 and "--error-bound" in r.output
+    r = runner.invoke(main, ["encode", str(tmp_path / "s.npy"), "--error-bound", "0.01"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["decode", str(tmp_path / "s.aec")])  # the default output, s.npy, is the input
+    assert r.exit_code == 7 and np.array_equal(np.load(tmp_path / "s.npy"), x)
+    r = runner.invoke(main, ["decode", str(tmp_path / "s.aec"), "-o", str(tmp_path / "y.npy")])
+    assert r.exit_code == 0 and np.abs(np.load(tmp_path / "y.npy") - x).max() <= 0.01
+    r = runner.invoke(main, ["info", str(tmp_path / "s.aec"), "--json"])
+    assert json.loads(r.output)["codec"] == "signal"

@@ -14,7 +14,7 @@ from aecodec.metrics import psnr
 
 from .conftest import KODAK, noise_image
 
-CODECS = [c.name for c in aecodec.list_codecs()]
+CODECS = [c.name for c in aecodec.list_codecs("image")]
 
 
 @pytest.mark.parametrize("name", CODECS)

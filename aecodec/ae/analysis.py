@@ -56,10 +56,11 @@ def factor_dataset() -> tuple[np.ndarray, np.ndarray]:
 
 
 def signals(n: int, length: int = 64, seed: int = 0, anomalies: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Smooth sensor-like signals: two random sinusoids plus small noise, [n, length] float32. A fraction
-    ``anomalies`` get a glitch (a spike burst or a level shift over a short window); returns (signals, labels)."""
+    """Smooth sensor-like signals: two random sinusoids (1 to 4 cycles per 64 samples, whatever the length) plus
+    small noise, [n, length] float32. A fraction ``anomalies`` get a glitch (a spike burst or a level shift over
+    a short window); returns (signals, labels)."""
     rng = np.random.default_rng(seed)
-    t = np.linspace(0, 1, length)
+    t = np.arange(length) / 64
     freq = rng.uniform(1, 4, (n, 2, 1))
     phase = rng.uniform(0, 2 * np.pi, (n, 2, 1))
     amp = rng.uniform(0.3, 1.0, (n, 2, 1))
