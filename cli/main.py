@@ -417,6 +417,22 @@ def list_(as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output image; the format follows the suffix [INPUT with .denoised.png suffix].")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+def denoise(input: Path, output: Path | None, force: bool) -> None:
+    """Remove noise from an image with the trained denoising autoencoder (aecodec.ae.denoise)."""
+    def body():
+        from aecodec.ae.denoise import denoise as run
+
+        out = output or input.with_suffix(".denoised.png")
+        _check_output(out, force)
+        write_atomic(out, _image_bytes(run(input), out))
+    _run(body)
+
+
+@main.command()
 @click.option("--dataset", default="kodak", show_default=True, help="Name in datasets.toml or a folder.")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--codecs", help="Comma list [every learned codec and every available classical one]; "

@@ -40,10 +40,10 @@ def run_block(name: str, cwd: Path) -> None:
 
 
 def test_readme_marks_the_documented_sections():
-    assert {"cli", "api", "bench", "train"} <= set(blocks())
+    assert {"cli", "api", "bench", "train", "arrays", "toolkit"} <= set(blocks())
 
 
-@pytest.mark.parametrize("name", ["cli", "api", "train"])
+@pytest.mark.parametrize("name", ["cli", "api", "train", "arrays", "toolkit"])
 def test_readme_block_runs(name, workdir):
     run_block(name, workdir)
     if name == "cli":
