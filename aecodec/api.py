@@ -38,6 +38,8 @@ def _quality16(info: CodecInfo, quality: float | None) -> int:
     lo, hi = min(info.qualities), max(info.qualities)
     if not lo <= q <= hi:
         raise UnknownCodecError(f"quality {q} outside {lo}..{hi} for codec {info.name!r}")
+    if not info.fractional and q != int(q):
+        raise UnknownCodecError(f"codec {info.name!r} takes whole qualities {lo}..{hi}, not {q}")
     return round(q * 16)
 
 

@@ -45,6 +45,8 @@ def encode_indices(indices: np.ndarray, freqs: np.ndarray) -> bytes:
     indices = np.ascontiguousarray(np.asarray(indices, dtype=np.int32).reshape(-1))
     coder = constriction.stream.stack.AnsCoder()
     probs = _probabilities(freqs)
+    if probs.shape[-1] == 1:  # a one-symbol alphabet costs nothing
+        return b""
     if len(indices) and probs.ndim == 1:  # one shared model: built once
         coder.encode_reverse(indices, constriction.stream.model.Categorical(probs, perfect=False))
     elif len(indices):  # one model per index
@@ -60,8 +62,10 @@ def decode_indices(data: bytes, freqs: np.ndarray, n: int) -> np.ndarray:
     if len(data) % 4:
         raise FormatError("corrupted index stream: length is not a whole number of words")
     words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
+    if n == 0 or np.shape(freqs)[-1] == 1:
+        if len(data):
+            raise FormatError("corrupted index stream: data where none belongs")
+        return np.zeros(n, dtype=np.int64)
     try:
         coder = constriction.stream.stack.AnsCoder(words)
         probs = _probabilities(freqs)
@@ -82,3 +86,34 @@ def cross_entropy_bits(indices: np.ndarray, freqs: np.ndarray) -> float:
     f = np.asarray(freqs, dtype=np.float64)
     p = f[indices] if f.ndim == 1 else f[np.arange(len(indices)), indices]
     return float(-(np.log2(p / (1 << PROB_BITS))).sum())
+
+
+def encode_segments(segments: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """Several runs of indices, each under its own shared frequency table [K], in ONE ANS stream (no per-run
+    headers or flushes). Runs with a one-symbol alphabet cost nothing."""
+    coder = constriction.stream.stack.AnsCoder()
+    for indices, freqs in reversed(segments):  # a stack: the last run in is the first out
+        probs = _probabilities(freqs)
+        if len(indices) and probs.shape[-1] > 1:
+            coder.encode_reverse(np.ascontiguousarray(np.asarray(indices, dtype=np.int32)),
+                                 constriction.stream.model.Categorical(probs, perfect=False))
+    return coder.get_compressed().astype("<u4").tobytes()
+
+
+def decode_segments(data: bytes, segments: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
+    """Inverse of ``encode_segments`` given each run's (frequency table, length)."""
+    if len(data) % 4:
+        raise FormatError("corrupted index stream: length is not a whole number of words")
+    try:
+        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+        out = []
+        for freqs, n in segments:
+            probs = _probabilities(freqs)
+            if n and probs.shape[-1] > 1:
+                out.append(np.asarray(coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n),
+                                      dtype=np.int64))
+            else:
+                out.append(np.zeros(n, dtype=np.int64))
+    except Exception as e:
+        raise FormatError(f"corrupted index stream: {e}") from None
+    return out

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ModelMismatchError, UnknownCodecError
-from .weightfile import WEIGHTS_DIR, file_hash, load_hyperprior, load_signal
+from .weightfile import WEIGHTS_DIR, file_hash, load_hyperprior, load_signal, load_vqvae
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class CodecInfo:
     description: str
     loader: Callable
     kind: str = "image"  # "image" codecs code pictures; "array" codecs code float arrays (aecodec.encode_array)
+    fractional: bool = True  # whether qualities between the trained levels work (1/16 steps)
 
     @property
     def weights_path(self) -> Path:
@@ -85,6 +86,13 @@ register(CodecInfo(
     name="hyperprior", codec_id=1, weights="hyperprior.safetensors", qualities=tuple(range(1, 11)),
     default_quality=6, loader=load_hyperprior,
     description="variable-rate mean-scale hyperprior (GDN, gain units), MSE-trained",
+))
+
+register(CodecInfo(
+    name="vqvae", codec_id=3, weights="vqvae.safetensors", qualities=(1, 2, 3, 4, 5), default_quality=3,
+    loader=load_vqvae, fractional=False,
+    description="VQ-VAE: hyperprior transforms, entropy-constrained vector quantization of latent pairs, "
+                "constriction-coded indices under hyper-latent-conditioned priors",
 ))
 
 register(CodecInfo(

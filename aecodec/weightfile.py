@@ -88,3 +88,10 @@ def load_signal(path: Path, device: str = "cpu"):
     model = SignalAE()
     model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     return SignalCodec(model)
+
+
+def load_vqvae(path: Path, device: str = "cpu"):
+    """Codebook file -> a ready ``VQCodec`` over the shipped hyperprior's transforms."""
+    from .vqcodec import load_vq
+
+    return load_vq(path, device)

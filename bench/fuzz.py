@@ -26,7 +26,7 @@ HEADER = 32
 
 
 def corpus() -> list[bytes]:
-    """Small real files: RGB, gray with odd size, RGBA, two qualities."""
+    """Small real files: RGB, gray with odd size, RGBA, three qualities, and the vqvae codec."""
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:48, 0:80]
     base = np.stack([(xx * 3 + yy) % 256, (yy * 2) % 256, (xx + yy * 5) % 256], -1).astype(float)
@@ -37,7 +37,7 @@ def corpus() -> list[bytes]:
     rgba = im.convert("RGBA")
     rgba.putalpha(Image.fromarray(rgb[:, :, 0]))
     return [aecodec.encode(im, quality=2), aecodec.encode(im.convert("L").crop((0, 0, 37, 21)), quality=7),
-            aecodec.encode(rgba, quality=5)]
+            aecodec.encode(rgba, quality=5), aecodec.encode(im, codec="vqvae", quality=3)]
 
 
 def fix_crc(b: bytearray) -> bytes:

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import aecodec
-from aecodec.index_coding import (PROB_BITS, cross_entropy_bits, decode_indices, encode_indices,
-                                  quantize_probabilities)
+from aecodec.index_coding import (PROB_BITS, cross_entropy_bits, decode_indices, decode_segments, encode_indices,
+                                  encode_segments, quantize_probabilities)
 
 
 def test_quantized_probabilities_are_positive_and_sum_exactly():
@@ -49,3 +49,16 @@ def test_empty_and_damaged_streams():
     except aecodec.FormatError:
         return
     assert not np.array_equal(out, np.arange(8).repeat(100))  # wrong, never silent: callers digest-check
+
+
+def test_segments_share_one_stream_exactly():
+    rng = np.random.default_rng(3)
+    segs = []
+    for k, n in [(5, 3000), (1, 400), (300, 7000), (2, 0), (64, 2500)]:
+        p = rng.dirichlet(np.full(k, 0.5))
+        segs.append((rng.choice(k, size=n, p=p), quantize_probabilities(p)))
+    data = encode_segments(segs)
+    out = decode_segments(data, [(f, len(i)) for i, f in segs])
+    assert all(np.array_equal(a, i) for a, (i, _) in zip(out, segs))
+    ideal = sum(cross_entropy_bits(i, f) for i, f in segs)
+    assert 8 * len(data) <= 1.01 * ideal + 64
