@@ -15,8 +15,8 @@ from .losses import bits_per_pixel
 from .models.hyperprior import Hyperprior
 
 # Effort level -> optimizer iterations. Each iteration is one synthesis forward and backward pass (about
-# 0.4 s for a Kodak image on 2 CPU cores, ~1x a plain encode). Measured on held-out training photos at quality 6
-# (scripts in the closing note of issue 5): 25 iterations save ~1.3% of the RD loss, 100 ~3%, 300 ~4%.
+# 1 s for a 768x512 Kodak image on 2 CPU cores, twice a plain encode). Measured on held-out training photos at
+# quality 6: 25 iterations save ~1.3% of the RD loss, 100 ~3%, 300 ~4%; on Kodak 1-3 effort 1 is -2.4% BD-rate.
 EFFORT_ITERATIONS = {0: 0, 1: 25, 2: 100, 3: 300}
 TAU_START, TAU_END = 0.5, 0.05  # SGA temperature, annealed exponentially over the iterations
 LR = 5e-3  # Adam step on the latents (in quantization-step units, since latents are gained)
