@@ -404,12 +404,15 @@ def list_(as_json: bool) -> None:
     for c in aecodec.list_codecs():
         prov = c.weights_path.with_suffix(".json")
         rd = json.loads(prov.read_text()).get("kodak", []) if prov.exists() else []
-        rows.append({"name": c.name, "id": c.codec_id, "qualities": list(c.qualities),
+        rows.append({"name": c.name, "id": c.codec_id, "kind": c.kind, "qualities": list(c.qualities),
                      "default_quality": c.default_quality, "description": c.description, "kodak": rd})
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
     for r in rows:
+        if r["kind"] == "array":
+            click.echo(f"{r['name']} (id {r['id']}): {r['description']}; quality = --error-bound per file")
+            continue
         click.echo(f"{r['name']} (id {r['id']}): {r['description']}; qualities {r['qualities'][0]}.."
                    f"{r['qualities'][-1]}, default {r['default_quality']}")
         for p in r["kodak"]:
