@@ -129,9 +129,7 @@ class HyperpriorCodec:
                 y_r, z_b = refine_latents(m, x[b:b + 1], y_g.float().to(self.device), z_b, gains,
                                           self.lmbda(q16), EFFORT_ITERATIONS[effort])
                 y_g = y_r.cpu().to(torch.float64)
-            z_hat = torch.round(z_b).cpu().to(torch.int64)
-            z_stream = self.z_coder.encode(z_hat, self._z_indexes(z_hat.shape))
-            idx, mu_g = self._parameters(z_hat, q16)
+            z_stream, z_hat, idx, mu_g = self.code_hyper(z_b, q16)
             symbols = torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
             results.append(([z_stream, self.y_coder.encode(symbols, idx)], (self.digest(z_hat), self.digest(symbols))))
         return results
@@ -148,20 +146,36 @@ class HyperpriorCodec:
                          q16: int) -> Tensor:
         """``decompress`` for several same-size images (streams, digests): each is parsed on its own (the
         integer path), then one synthesis pass makes all the pixels, [B, 3, height, width]."""
-        m = self.model
-        s = m.stride
-        z_shape = (1, m.config.N, height // s, width // s)
         y_hats = []
         for streams, digests in items:
-            z_hat = self.z_coder.decode(streams[0], self._z_indexes(z_shape))
-            if self.digest(z_hat) != digests[0]:
-                raise FormatError("corrupted .aec payload: hyper-latent symbols fail their check")
-            idx, mu_g = self._parameters(z_hat, q16)
+            _, idx, mu_g = self.parse_hyper(streams[0], digests[0], height, width, q16)
             symbols = self.y_coder.decode(streams[1], idx)
             if self.digest(symbols) != digests[1]:
                 raise FormatError("corrupted .aec payload: latent symbols fail their check")
             y_hats.append(symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A))
-        y_hat = torch.cat(y_hats).float().to(self.device)
-        y_hat = y_hat * self._float_gain(m.log_inv_gain.to(self.device), q16)
+        return self.synthesize(torch.cat(y_hats), q16)
+
+    # -- shared with codecs built on this model's transforms and hyper-prior (aecodec.vqcodec) -------------
+    def code_hyper(self, z: Tensor, q16: int) -> tuple[bytes, Tensor, Tensor, Tensor]:
+        """Gained hyper-latent [1, N, h, w] -> (z stream, integer z, scale table indexes, gained means in
+        FRAC_A fixed point): the side information every latent symbol is coded under."""
+        z_hat = torch.round(z).cpu().to(torch.int64)
+        idx, mu_g = self._parameters(z_hat, q16)
+        return self.z_coder.encode(z_hat, self._z_indexes(z_hat.shape)), z_hat, idx, mu_g
+
+    def parse_hyper(self, stream: bytes, digest: int, height: int, width: int,
+                    q16: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Decoder side of ``code_hyper``: (integer z, scale table indexes, gained means), z checked."""
+        s = self.model.stride
+        z_hat = self.z_coder.decode(stream, self._z_indexes((1, self.model.config.N, height // s, width // s)))
+        if self.digest(z_hat) != digest:
+            raise FormatError("corrupted .aec payload: hyper-latent symbols fail their check")
+        idx, mu_g = self._parameters(z_hat, q16)
+        return z_hat, idx, mu_g
+
+    def synthesize(self, y_hat_g: Tensor, q16: int) -> Tensor:
+        """Gained decoded latents [B, M, h, w] (float64) -> pixels [B, 3, H, W] in [0, 1], thread-invariant."""
+        m = self.model
+        y_hat = y_hat_g.float().to(self.device) * self._float_gain(m.log_inv_gain.to(self.device), q16)
         with thread_invariant():
             return m.g_s(y_hat).clamp_(0, 1)

@@ -105,9 +105,7 @@ class VQCodec:
         g = hp._int_gain(hp.gain_fixed, hq16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
         results = []
         for b in range(x.shape[0]):
-            z_hat = torch.round(z[b:b + 1]).cpu().to(torch.int64)
-            z_stream = hp.z_coder.encode(z_hat, hp._z_indexes(z_hat.shape))
-            idx, mu_g = hp._parameters(z_hat, hq16)
+            z_stream, z_hat, idx, mu_g = hp.code_hyper(z[b:b + 1], hq16)
             v = y[b:b + 1].cpu().to(torch.float64) * g - mu_g.to(torch.float64) / (1 << FRAC_A)
             cls = classes_of(idx).clamp(max=self.top[q])
             codes = self.nearest(q, cls, pair_vectors(v))
@@ -132,15 +130,9 @@ class VQCodec:
     def decompress_batch(self, items: list[tuple[list[bytes], tuple[int, int]]], height: int, width: int,
                          q16: int) -> Tensor:
         q, hq16 = self._level(q16)
-        hp, m = self.hp, self.model
-        s = m.stride
-        z_shape = (1, m.config.N, height // s, width // s)
         y_hats = []
         for streams, digests in items:
-            z_hat = hp.z_coder.decode(streams[0], hp._z_indexes(z_shape))
-            if hp.digest(z_hat) != digests[0]:
-                raise FormatError("corrupted .aec payload: hyper-latent symbols fail their check")
-            idx, mu_g = hp._parameters(z_hat, hq16)
+            _, idx, mu_g = self.hp.parse_hyper(streams[0], digests[0], height, width, hq16)
             cls = classes_of(idx).clamp(max=self.top[q])
             codes = self._decode(q, cls, streams[1])
             if self.digest(codes) != digests[1]:
@@ -150,12 +142,7 @@ class VQCodec:
                 sel = cls == c
                 vecs[sel] = self.books[(q, c)][codes[sel]]
             y_hats.append((unpair(vecs, idx.shape) + mu_g).to(torch.float64) / (1 << FRAC_A))
-        y_hat = torch.cat(y_hats).float().to(hp.device)
-        y_hat = y_hat * hp._float_gain(m.log_inv_gain.to(hp.device), hq16)
-        from .codec import thread_invariant
-
-        with thread_invariant():
-            return m.g_s(y_hat).clamp_(0, 1)
+        return self.hp.synthesize(torch.cat(y_hats), hq16)
 
 
 def export_vq(path: Path, base_hash: str, levels: list[int], books: dict, freqs: dict, provenance: dict) -> None:
