@@ -100,6 +100,8 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
     q16 = _quality16(info, quality)
     if effort not in EFFORT_ITERATIONS:
         raise AecError(f"effort must be one of {sorted(EFFORT_ITERATIONS)}, not {effort}")
+    if effort and not info.effort:
+        raise UnknownCodecError(f"codec {info.name!r} has no encoder effort levels (use effort 0)")
     if batch_size < 1:
         raise AecError(f"batch size must be at least 1, not {batch_size}")
     prepared = [_prepare(im, tile) for im in images]

@@ -26,6 +26,7 @@ class CodecInfo:
     loader: Callable
     kind: str = "image"  # "image" codecs code pictures; "array" codecs code float arrays (aecodec.encode_array)
     fractional: bool = True  # whether qualities between the trained levels work (1/16 steps)
+    effort: bool = True  # whether encoder effort levels (latent refinement) apply
 
     @property
     def weights_path(self) -> Path:
@@ -90,7 +91,7 @@ register(CodecInfo(
 
 register(CodecInfo(
     name="vqvae", codec_id=3, weights="vqvae.safetensors", qualities=(1, 2, 3, 4, 5), default_quality=3,
-    loader=load_vqvae, fractional=False,
+    loader=load_vqvae, fractional=False, effort=False,
     description="VQ-VAE: hyperprior transforms, entropy-constrained vector quantization of latent pairs, "
                 "constriction-coded indices under hyper-latent-conditioned priors",
 ))

@@ -96,7 +96,7 @@ class VQCodec:
     @torch.no_grad()
     def compress_batch(self, x: Tensor, q16: int, effort: int = 0) -> list[tuple[list[bytes], tuple[int, int]]]:
         if effort:
-            raise FormatError("vqvae has no encoder effort levels yet (use effort 0)")
+            raise ValueError("vqvae has no encoder effort levels (use effort 0)")
         q, hq16 = self._level(q16)
         hp, m = self.hp, self.model
         x = x.to(hp.device)

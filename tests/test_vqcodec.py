@@ -18,7 +18,7 @@ def test_pairs_and_classes_follow_one_order():
 def test_whole_qualities_only_and_no_effort(sample_path):
     with pytest.raises(aecodec.UnknownCodecError, match="whole"):
         aecodec.encode(sample_path, codec="vqvae", quality=2.5)
-    with pytest.raises(aecodec.AecError):
+    with pytest.raises(aecodec.UnknownCodecError, match="effort"):
         aecodec.encode(sample_path, codec="vqvae", effort=1)
 
 
