@@ -97,7 +97,7 @@ def anomaly() -> dict:
     test, labels = signals(1000, seed=11, anomalies=0.2)
     train_t, test_t = torch.tensor(train), torch.tensor(test)
     torch.manual_seed(6)
-    ae = DenseAE([64, 32, 6], act="tanh")
+    ae = DenseAE([64, 64, 8], act="tanh")
     fit(ae, lambda m, b: F.mse_loss(m(b)[0], b), train_t, steps=3000, batch=128, lr=3e-3)
     with torch.no_grad():
         err_train = ((ae(train_t)[0] - train_t) ** 2).mean(1).numpy()

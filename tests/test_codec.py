@@ -153,3 +153,12 @@ def test_cuda_and_cpu_parse_identically(sample_path):
         b = np.asarray(aecodec.decode(data, device="cuda"), dtype=int)
         assert np.abs(a - b).max() <= 2
     assert abs(len(on_cpu) - len(on_gpu)) <= 0.01 * len(on_cpu)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_batched_files_decode_on_cpu(sample_path):
+    """The GPU path: files encoded in a batch on CUDA parse on the CPU (every symbol check passes)."""
+    images = [Image.open(sample_path).convert("RGB"), noise_image(384, 256, seed=5)]
+    files = aecodec.encode_many(images, quality=5, device="cuda", batch_size=8)
+    for im, data in zip(images, files):
+        assert psnr(np.asarray(im), np.asarray(aecodec.decode(data, device="cpu"))) > 20
