@@ -286,8 +286,9 @@ class FileInfo:
     tiles: int
     bytes: int
     bpp: float
-    compression_ratio: float
+    compression_ratio: float  # raw size (8-bit samples, or the array's bytes) over file size
     decodable: bool  # False when this installation lacks the codec or its exact weights
+    array: dict | None = None  # arrays (mode F): shape, dtype, error bound; then bpp is bits per value
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -307,6 +308,15 @@ def inspect(data: bytes) -> FileInfo:
     except ModelMismatchError:
         decodable = False
     pixels = c.width * c.height
+    if c.mode == "F" and c.streams:
+        from .datacodec import read_params
+
+        p = read_params(c.streams[0])
+        values = max(1, p["n"])
+        raw = values * (4 if p["dtype"] == "float32" else 8)
+        return FileInfo(name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode, 1,
+                        len(data), 8 * len(data) / values, raw / len(data), decodable,
+                        {"shape": p["shape"], "dtype": p["dtype"], "error_bound": p["bound"]})
     return FileInfo(name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode,
                     len(_tiles(c.width, c.height, c.tile)), len(data), 8 * len(data) / pixels,
                     3 * pixels / len(data), decodable)

@@ -1,5 +1,5 @@
 """Pillow plugin: after ``import aecodec``, ``Image.open("x.aec")`` decodes and ``im.save("x.aec", quality=6)``
-encodes (optional ``codec=`` too). Files are recognised by their magic bytes."""
+encodes (optional ``codec=`` and ``effort=`` too). Files are recognised by their magic bytes."""
 from __future__ import annotations
 
 from PIL import Image, ImageFile
@@ -35,7 +35,7 @@ def _save(im: Image.Image, fp, filename) -> None:
     from .api import encode
 
     info = im.encoderinfo
-    fp.write(encode(im, codec=info.get("codec"), quality=info.get("quality")))
+    fp.write(encode(im, codec=info.get("codec"), quality=info.get("quality"), effort=info.get("effort", 0)))
 
 
 Image.register_open(AecImageFile.format, AecImageFile, _accept)

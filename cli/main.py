@@ -389,6 +389,12 @@ def info(input: Path, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(fi.to_dict(), indent=1))
             return
+        if fi.array:
+            a = fi.array
+            click.echo(f"{input}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) array\n"
+                       f"  shape {tuple(a['shape'])} {a['dtype']}, error bound {a['error_bound']:g}, {fi.bytes} bytes, "
+                       f"{fi.bpp:.4f} bits per value, ratio {fi.compression_ratio:.1f}:1")
+            return
         click.echo(f"{input}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) quality {fi.quality:g}\n"
                    f"  {fi.width}x{fi.height} {fi.mode}, {fi.tiles} tile(s), {fi.bytes} bytes, "
                    f"{fi.bpp:.4f} bpp, ratio {fi.compression_ratio:.1f}:1"

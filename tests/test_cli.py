@@ -189,4 +189,8 @@ def test_arrays_through_the_cli(runner, tmp_path):
     r = runner.invoke(main, ["decode", str(tmp_path / "s.aec"), "-o", str(tmp_path / "y.npy")])
     assert r.exit_code == 0 and np.abs(np.load(tmp_path / "y.npy") - x).max() <= 0.01
     r = runner.invoke(main, ["info", str(tmp_path / "s.aec"), "--json"])
-    assert json.loads(r.output)["codec"] == "signal"
+    fi = json.loads(r.output)
+    assert fi["codec"] == "signal" and fi["array"]["shape"] == [3000] and fi["array"]["error_bound"] == 0.01
+    assert fi["compression_ratio"] == pytest.approx(3000 * 8 / (tmp_path / "s.aec").stat().st_size)
+    r = runner.invoke(main, ["info", str(tmp_path / "s.aec")])
+    assert r.exit_code == 0 and "shape (3000,) float64" in r.output
