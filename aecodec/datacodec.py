@@ -3,7 +3,8 @@
 The array is normalized, cut into windows of ``WINDOW`` samples, and a small dense autoencoder predicts each
 window from a few integer latents. The prediction is computed in exact fixed point (``aecodec.fixedpoint``), so
 encoder and decoder agree bit for bit; the residual is then quantized uniformly with step ``2 * bound`` and
-checked on the encoder with the decoder's own float64 operations. Hence ``|x - decoded| <= bound`` for every
+checked on the encoder with the decoder's own float64 operations; the residuals, or their differences when
+that is smaller, are entropy-coded. Hence ``|x - decoded| <= bound`` for every
 element, on every machine. Latents and residuals are entropy-coded with constriction under frequency tables
 built from integer histograms stored in the stream.
 """
@@ -109,13 +110,17 @@ class SignalCodec:
             recon = pred + r * step
         if np.any(np.abs(x - recon) > bound):
             raise AecError(f"error bound {bound:g} is too small for the magnitude of this data")
-        params = {"mean": mean, "std": std, "bound": bound, "n": n}
-        return params, [_code_integers(z.reshape(-1)), _code_integers(r)]
+        # the prediction error is smooth where the autoencoder misses: residual differences are often cheaper
+        plain, delta = _code_integers(r), _code_integers(np.diff(r, prepend=0))
+        params = {"mean": mean, "std": std, "bound": bound, "n": n, "delta": len(delta) < len(plain)}
+        return params, [_code_integers(z.reshape(-1)), delta if params["delta"] else plain]
 
     def decompress(self, params: dict, streams: list[bytes]) -> np.ndarray:
         n, windows = params["n"], max(1, math.ceil(params["n"] / WINDOW))
         z = _decode_integers(streams[0], windows * CODE).reshape(windows, CODE)
         r = _decode_integers(streams[1], n)
+        if params.get("delta"):
+            r = np.cumsum(r)
         pred = self.predict(z, params["mean"], params["std"]).reshape(-1)[:n]
         return pred + r * (2 * params["bound"])
 
@@ -168,7 +173,8 @@ def read_params(data: bytes) -> dict:
         p = json.loads(data)
         ok = (isinstance(p, dict) and p.get("dtype") in ("float32", "float64") and isinstance(p.get("shape"), list)
               and all(isinstance(s, int) and s >= 0 for s in p["shape"]) and 1 <= len(p["shape"]) <= 2
-              and math.prod(p["shape"]) == p.get("n") and float(p["bound"]) > 0 and float(p["std"]) > 0)
+              and math.prod(p["shape"]) == p.get("n") and float(p["bound"]) > 0 and float(p["std"]) > 0
+              and isinstance(p.get("delta", False), bool))
     except (ValueError, TypeError, KeyError):
         ok = False
     if not ok:
