@@ -84,10 +84,20 @@ def _measure(task: tuple[str, float, str]) -> Point:
                  ms_ssim_rgb(a, r), compression_ratio(len(data), w, h), t1 - t0, t2 - t1)
 
 
-def _init_worker(threads: int) -> None:
-    import torch
+def init_worker(threads: int = 0) -> None:
+    """Worker-process setup shared by the benchmark and the CLI's folder runs: a thread budget, and (Linux)
+    a death signal, so workers never outlive a killed parent and keep burning CPU."""
+    import sys
 
-    torch.set_num_threads(threads)
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) -> list[Point]:
@@ -105,7 +115,7 @@ def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) 
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     # spawn, not fork: a forked child of a process that already ran torch's thread pools can deadlock
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=init_worker, initargs=(threads,)) as pool:
         for p in tqdm(pool.map(_measure, tasks), total=len(tasks), desc="bench", dynamic_ncols=True):
             f = cache / p.codec / f"{p.quality:g}" / f"{p.image}.json"
             f.parent.mkdir(parents=True, exist_ok=True)

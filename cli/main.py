@@ -347,7 +347,10 @@ def _batch(kind: str, folder: Path, out_dir: Path | None, settings: dict, force:
         if batch > 1 and not targets:
             results = _batched_tasks(tasks, batch)
         else:
-            pool = stack.enter_context(ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn")))
+            from aecodec.benchmark import init_worker
+
+            pool = stack.enter_context(ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
+                                                           initializer=init_worker))
             results = pool.map(_batch_task, tasks)
         for src, err in tqdm(results, total=len(tasks), desc=kind, dynamic_ncols=True):
             if err:
