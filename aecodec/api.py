@@ -149,6 +149,11 @@ def _header_digest(c: Container) -> int:
 
 def _checked(data: bytes) -> tuple[Container, CodecInfo]:
     c = bitstream.unpack(data)
+    return c, _codec_of(c)
+
+
+def _codec_of(c: Container) -> CodecInfo:
+    """The installed codec that can decode a parsed container (its exact weights), or an AecError."""
     info = codec_by_id(c.codec_id)
     if c.weights_hash != info.weights_hash:
         raise ModelMismatchError(
@@ -156,7 +161,7 @@ def _checked(data: bytes) -> tuple[Container, CodecInfo]:
             f"installed {info.weights_hash.hex()}): decode it with the aecodec version that wrote it")
     if not 16 * min(info.qualities) <= c.quality16 <= 16 * max(info.qualities):
         raise FormatError(f"invalid quality {c.quality} for codec {info.name!r}")
-    return c, info
+    return info
 
 
 def decode(data: bytes, device: str = "cpu") -> Image.Image:
@@ -303,7 +308,7 @@ def inspect(data: bytes) -> FileInfo:
     except ModelMismatchError:
         name = f"unknown (id {c.codec_id})"
     try:
-        _checked(bytes(data))
+        _codec_of(c)  # the file was parsed once, above
         decodable = True
     except ModelMismatchError:
         decodable = False

@@ -115,18 +115,15 @@ class HyperpriorCodec:
         depends on its batch."""
         if effort not in EFFORT_ITERATIONS:
             raise ValueError(f"effort must be one of {sorted(EFFORT_ITERATIONS)}, not {effort}")
-        m = self.model
-        x = x.to(self.device)
-        y = m.g_a(x).float()
-        z = m.h_a(y) * self._float_gain(m.log_hyper_gain.to(self.device), q16)
-        g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
+        x, y, z, g = self.analyze(x, q16)
+        if effort:
+            ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None] / (1 << FRAC_A)
+            gains = [t.float().to(self.device) for t in (g, self._float_gain(self.model.log_inv_gain, q16), ihg)]
         results = []
         for b in range(x.shape[0]):
             y_g, z_b = y[b:b + 1].cpu().to(torch.float64) * g, z[b:b + 1]
             if effort:
-                ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None] / (1 << FRAC_A)
-                gains = [t.float().to(self.device) for t in (g, self._float_gain(m.log_inv_gain, q16), ihg)]
-                y_r, z_b = refine_latents(m, x[b:b + 1], y_g.float().to(self.device), z_b, gains,
+                y_r, z_b = refine_latents(self.model, x[b:b + 1], y_g.float().to(self.device), z_b, gains,
                                           self.lmbda(q16), EFFORT_ITERATIONS[effort])
                 y_g = y_r.cpu().to(torch.float64)
             z_stream, z_hat, idx, mu_g = self.code_hyper(z_b, q16)
@@ -156,6 +153,16 @@ class HyperpriorCodec:
         return self.synthesize(torch.cat(y_hats), q16)
 
     # -- shared with codecs built on this model's transforms and hyper-prior (aecodec.vqcodec) -------------
+    def analyze(self, x: Tensor, q16: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Images [B, 3, H, W] -> (x on the device, latent y, gained hyper-latent z, the latent's integer gain
+        as float64 [1, M, 1, 1]): the analysis every encoder on these transforms starts from."""
+        m = self.model
+        x = x.to(self.device)
+        y = m.g_a(x).float()
+        z = m.h_a(y) * self._float_gain(m.log_hyper_gain.to(self.device), q16)
+        g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
+        return x, y, z, g
+
     def code_hyper(self, z: Tensor, q16: int) -> tuple[bytes, Tensor, Tensor, Tensor]:
         """Gained hyper-latent [1, N, h, w] -> (z stream, integer z, scale table indexes, gained means in
         FRAC_A fixed point): the side information every latent symbol is coded under."""

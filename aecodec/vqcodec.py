@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from .errors import FormatError, ModelMismatchError
-from .fixedpoint import FRAC_A, FRAC_G
+from .fixedpoint import FRAC_A
 from .index_coding import decode_segments, encode_segments
 
 GROUP = 2  # channels per vector
@@ -68,10 +67,6 @@ class VQCodec:
             raise FormatError(f"vqvae qualities are whole numbers 1..{len(self.levels)}, not {q16 / 16}")
         return q, 16 * (self.levels[q - 1] + 1)
 
-    @staticmethod
-    def digest(symbols: Tensor) -> int:
-        return zlib.crc32(symbols.to(torch.int32).numpy().astype("<i4").tobytes())
-
     def nearest(self, q: int, cls: Tensor, v: Tensor) -> Tensor:
         """Entropy-constrained assignment: per vector the code minimizing squared error + LAGRANGE * bits."""
         out = torch.zeros(len(v), dtype=torch.int64)
@@ -98,18 +93,15 @@ class VQCodec:
         if effort:
             raise ValueError("vqvae has no encoder effort levels (use effort 0)")
         q, hq16 = self._level(q16)
-        hp, m = self.hp, self.model
-        x = x.to(hp.device)
-        y = m.g_a(x).float()
-        z = m.h_a(y) * hp._float_gain(m.log_hyper_gain.to(hp.device), hq16)
-        g = hp._int_gain(hp.gain_fixed, hq16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
+        hp = self.hp
+        x, y, z, g = hp.analyze(x, hq16)
         results = []
         for b in range(x.shape[0]):
             z_stream, z_hat, idx, mu_g = hp.code_hyper(z[b:b + 1], hq16)
             v = y[b:b + 1].cpu().to(torch.float64) * g - mu_g.to(torch.float64) / (1 << FRAC_A)
             cls = classes_of(idx).clamp(max=self.top[q])
             codes = self.nearest(q, cls, pair_vectors(v))
-            results.append(([z_stream, self._encode(q, cls, codes)], (hp.digest(z_hat), self.digest(codes))))
+            results.append(([z_stream, self._encode(q, cls, codes)], (hp.digest(z_hat), hp.digest(codes))))
         return results
 
     def _encode(self, q: int, cls: Tensor, codes: Tensor) -> bytes:
@@ -135,7 +127,7 @@ class VQCodec:
             _, idx, mu_g = self.hp.parse_hyper(streams[0], digests[0], height, width, hq16)
             cls = classes_of(idx).clamp(max=self.top[q])
             codes = self._decode(q, cls, streams[1])
-            if self.digest(codes) != digests[1]:
+            if self.hp.digest(codes) != digests[1]:
                 raise FormatError("corrupted .aec payload: codebook indices fail their check")
             vecs = torch.zeros(len(codes), GROUP, dtype=torch.int64)
             for c in torch.unique(cls).tolist():
