@@ -90,6 +90,12 @@ register(CodecInfo(
 ))
 
 register(CodecInfo(
+    name="hyperprior-msssim", codec_id=4, weights="hyperprior_msssim.safetensors", qualities=tuple(range(1, 11)),
+    default_quality=6, loader=load_hyperprior,
+    description="the hyperprior fine-tuned for MS-SSIM (lambda x (1 - MS-SSIM) + bpp); 200 CPU steps so far",
+))
+
+register(CodecInfo(
     name="vqvae", codec_id=3, weights="vqvae.safetensors", qualities=(1, 2, 3, 4, 5), default_quality=3,
     loader=load_vqvae, fractional=False, effort=False,
     description="VQ-VAE: hyperprior transforms, entropy-constrained vector quantization of latent pairs, "
