@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -23,6 +24,9 @@ from .data import load_pack, random_crops, resolve_images, sample_batch, split
 from .losses import psnr_from_mse, rd_loss
 from .optim import EarlyStopping, cosine_lr
 from .models.hyperprior import Hyperprior, HyperpriorConfig
+from .models.vqvae import VQConfig, VQVAE
+from .registry import get_codec
+from .vqcodec import load_vq
 
 
 @dataclass
@@ -52,6 +56,7 @@ class TrainOptions:
     ckpt_every: int = 1000
     threads: int = 0
     init: str = ""  # warm start from a checkpoint (.pt) or a shipped weights file (.safetensors)
+    codec: str = "hyperprior"  # or "vqvae": its codebooks and index priors (CPU; --init a vqvae weights file)
 
 
 def lr_at(step: int, o: TrainOptions) -> float:
@@ -92,7 +97,7 @@ def save_checkpoint(path: Path, model, opt, aux_opt, step: int, gen: torch.Gener
                     best: float, stale: int = 0) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "config": model.config.to_dict(), "opt": opt.state_dict(),
-                "aux_opt": aux_opt.state_dict(), "step": step, "rng": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "aux_opt": aux_opt.state_dict() if aux_opt else None, "step": step, "rng": gen.get_state(), "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 "options": asdict(o), "best_val": best, "stale": stale}, tmp)
     tmp.replace(path)
@@ -145,6 +150,37 @@ class Ranks:
             dist.destroy_process_group()
 
 
+def build_model(o: TrainOptions, ckpt: dict | None) -> nn.Module:
+    """The network a run trains: the hyperprior (fresh or warm-started from ``--init``) or the vqvae codebooks
+    and priors on the shipped hyperprior; a resumed run gets its weights from ``ckpt`` afterwards."""
+    if o.codec == "vqvae":
+        if o.device != "cpu":
+            raise ValueError("vqvae trains on the CPU (its classes come from the integer hyper-synthesis)")
+        hp = get_codec("hyperprior").load()
+        for p in hp.model.parameters():
+            p.requires_grad_(False)
+        if ckpt:
+            c = VQConfig.from_dict(ckpt["config"])
+            return VQVAE(hp, c.levels, c.sizes)
+        if not o.init.endswith(".safetensors"):
+            raise ValueError("--codec vqvae needs --init, a vqvae weights file (e.g. from scripts/train_vq.py)")
+        return VQVAE.from_codec(load_vq(Path(o.init)))
+    if o.codec != "hyperprior":
+        raise ValueError(f"unknown codec {o.codec!r} to train (hyperprior, vqvae)")
+    lambdas = tuple(float(v) for v in o.lambdas.split(",")) if o.lambdas else HyperpriorConfig().lambdas
+    model = Hyperprior(HyperpriorConfig(N=o.N, M=o.M, lambdas=lambdas))
+    model.grad_checkpointing = o.grad_checkpointing
+    if o.init and not ckpt:
+        if o.init.endswith(".safetensors"):  # a shipped weights file
+            init = {k: v for k, v in load_file(o.init).items() if not k.startswith(("fixed.", "table."))}
+        else:
+            init = torch.load(o.init, map_location="cpu", weights_only=False)["model"]
+        missing, _ = model.load_state_dict({k: v.float() for k, v in init.items()}, strict=False)
+        if {k for k, _ in model.named_parameters()}.intersection(missing):  # buffers are constants
+            raise ValueError(f"--init {o.init} lacks parameters: {missing}")
+    return model
+
+
 def train(o: TrainOptions) -> Path:
     """Train (or resume from ``out/last.pt``); returns the path of the best checkpoint. Under torchrun each
     rank draws its own batches (seeded by rank); exact resume holds for single-process runs."""
@@ -164,27 +200,18 @@ def train(o: TrainOptions) -> Path:
         o.steps = ckpt["options"]["steps"]
         o.auto_steps_seconds = 0.0
     torch.manual_seed(o.seed)
-    lambdas = tuple(float(v) for v in o.lambdas.split(",")) if o.lambdas else HyperpriorConfig().lambdas
-    model = Hyperprior(HyperpriorConfig(N=o.N, M=o.M, lambdas=lambdas)).to(dev)
-    model.grad_checkpointing = o.grad_checkpointing
-    if o.init and not ckpt:
-        if o.init.endswith(".safetensors"):  # a shipped weights file
-            init = {k: v for k, v in load_file(o.init).items() if not k.startswith(("fixed.", "table."))}
-        else:
-            init = torch.load(o.init, map_location="cpu", weights_only=False)["model"]
-        missing, _ = model.load_state_dict({k: v.float() for k, v in init.items()}, strict=False)
-        if {k for k, _ in model.named_parameters()}.intersection(missing):  # buffers are constants
-            raise ValueError(f"--init {o.init} lacks parameters: {missing}")
+    model = build_model(o, ckpt).to(dev)
     main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
     opt = torch.optim.Adam(main_params, lr=o.lr)
-    aux_opt = torch.optim.Adam(aux_params, lr=o.aux_lr)
+    aux_opt = torch.optim.Adam(aux_params, lr=o.aux_lr) if aux_params else None  # vqvae: no bottleneck
     gen = torch.Generator().manual_seed(o.seed)
     step, best, stale = 0, float("inf"), 0
     if ckpt:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["opt"])
-        aux_opt.load_state_dict(ckpt["aux_opt"])
+        if aux_opt:
+            aux_opt.load_state_dict(ckpt["aux_opt"])
         gen.set_state(ckpt["rng"])
         torch.set_rng_state(ckpt["torch_rng"])  # the quantization noise draws from the global generator
         if ckpt["cuda_rng"] and torch.cuda.is_available():
@@ -226,7 +253,8 @@ def train(o: TrainOptions) -> Path:
             out_ = net(x, level)
         r = rd_loss(x, out_, lam[level], o.metric)
         opt.zero_grad(set_to_none=True)
-        aux_opt.zero_grad(set_to_none=True)
+        if aux_opt:
+            aux_opt.zero_grad(set_to_none=True)
         if ranks.any(not torch.isfinite(r.loss)):
             skipped += 1  # a non-finite batch is dropped, never applied
             if skipped > 50:
@@ -237,9 +265,10 @@ def train(o: TrainOptions) -> Path:
         torch.nn.utils.clip_grad_norm_(main_params, o.clip)
         opt.step()
         aux = model.aux_loss()
-        aux.backward()
-        ranks.average_grads(aux_params)
-        aux_opt.step()
+        if aux_params:
+            aux.backward()
+            ranks.average_grads(aux_params)
+            aux_opt.step()
         step += 1
         bar.update(1)
         psnr = psnr_from_mse(r.mse.mean()).item()

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from .errors import FormatError, ModelMismatchError
-from .fixedpoint import FRAC_A
+from .fixedpoint import FRAC_A, FRAC_G
 from .index_coding import decode_segments, encode_segments
 
 GROUP = 2  # channels per vector
@@ -47,6 +47,19 @@ def pair_vectors(v: Tensor) -> Tensor:
 def unpair(vectors: Tensor, shape: tuple[int, ...]) -> Tensor:
     _, m, h, w = shape
     return vectors.reshape(m // GROUP, h * w, GROUP).permute(0, 2, 1).reshape(1, m, h, w)
+
+
+@torch.no_grad()
+def latent_pairs(hp, y: Tensor, hq16: int, top: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Analysis latent [1, M, h, w] at hyperprior quality ``hq16`` -> (integer z, mean-removed gained channel
+    pairs [n, 2] float64, their classes [n] clamped to ``top``, gained means [1, M, h, w] in FRAC_A fixed
+    point): what the encoder quantizes, shared by the codec, its training and its measurements."""
+    m = hp.model
+    z_hat = torch.round(m.h_a(y) * hp._float_gain(m.log_hyper_gain, hq16)).cpu().to(torch.int64)
+    idx, mu_g = hp._parameters(z_hat, hq16)
+    g = hp._int_gain(hp.gain_fixed, hq16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
+    v = y.cpu().to(torch.float64) * g - mu_g.to(torch.float64) / (1 << FRAC_A)
+    return z_hat, pair_vectors(v), classes_of(idx).clamp(max=top), mu_g
 
 
 class VQCodec:

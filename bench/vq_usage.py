@@ -19,10 +19,9 @@ from PIL import Image
 
 import aecodec
 from aecodec.data import resolve_images
-from aecodec.fixedpoint import FRAC_A, FRAC_G
 from aecodec.image import pad_to, split_image
 from aecodec.index_coding import cross_entropy_bits
-from aecodec.vqcodec import classes_of, pair_vectors
+from aecodec.vqcodec import latent_pairs
 
 
 def main() -> None:
@@ -43,13 +42,8 @@ def main() -> None:
         for x, y in zip(images, ys):
             streams, _ = vq.compress(x, 16 * q)
             stream_bits += 8 * len(streams[1])
-            with torch.no_grad():
-                z_hat = torch.round(m.h_a(y) * hp._float_gain(m.log_hyper_gain, hq16)).to(torch.int64)
-            idx, mu_g = hp._parameters(z_hat, hq16)
-            g = hp._int_gain(hp.gain_fixed, hq16).double()[None, :, None, None] / (1 << FRAC_G)
-            v = y.double() * g - mu_g.double() / (1 << FRAC_A)
-            cls = classes_of(idx).clamp(max=vq.top[q])
-            codes = vq.nearest(q, cls, pair_vectors(v))
+            _, v, cls, _ = latent_pairs(hp, y, hq16, vq.top[q])
+            codes = vq.nearest(q, cls, v)
             for c in torch.unique(cls).tolist():
                 sel = codes[cls == c].numpy()
                 used[c] += np.bincount(sel, minlength=len(used[c]))
