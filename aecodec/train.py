@@ -1,4 +1,5 @@
-"""The rate-distortion training loop of the variable-rate hyperprior.
+"""The rate-distortion training loop of the variable-rate hyperprior (and of the vqvae codec's codebooks and
+priors, ``--codec vqvae``).
 
 Direct on purpose (nanoGPT style): one function, a dataclass of options, a checkpoint that holds everything
 needed to continue exactly (model, both optimizers, step, RNG state, options). Each step draws a random quality
@@ -97,7 +98,8 @@ def save_checkpoint(path: Path, model, opt, aux_opt, step: int, gen: torch.Gener
                     best: float, stale: int = 0) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "config": model.config.to_dict(), "opt": opt.state_dict(),
-                "aux_opt": aux_opt.state_dict() if aux_opt else None, "step": step, "rng": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "aux_opt": aux_opt.state_dict() if aux_opt else None, "step": step, "rng": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 "options": asdict(o), "best_val": best, "stale": stale}, tmp)
     tmp.replace(path)

@@ -5,9 +5,10 @@ Warm start (issue 7's economical route): ``g_a``/``g_s`` and the hyper-prior are
 model's. At quality level ``q`` the latent is gained as in that model and its predicted mean is removed; the
 residual is cut into pairs of channels, and each pair is vector-quantized with the codebook of its *class*: the
 larger of the two channels' predicted scale indices, in buckets of four (so a prior conditioned on the
-hyper-latent); classes too rare to train at a quality use the highest trained class's codebook. Codebooks and their index priors were trained jointly for rate and distortion by
-entropy-constrained VQ (Lagrangian k-means, Chou, Lookabaugh and Gray 1989) on training-set latents; they are
-stored in fixed point, and the priors as integer frequencies, so decoding parses exactly like ``hyperprior``.
+hyper-latent); classes too rare to train at a quality use the highest trained class's codebook. Codebooks and
+their index priors start from entropy-constrained VQ (Lagrangian k-means, Chou, Lookabaugh and Gray 1989) of
+training-set latents and are then trained for rate and distortion by the project's loop
+(``aecodec.models.vqvae``); they are stored in fixed point, and the priors as integer frequencies, so decoding parses exactly like ``hyperprior``.
 Indices are coded with constriction's ANS, one shared categorical model per class.
 """
 from __future__ import annotations

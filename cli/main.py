@@ -501,7 +501,8 @@ def _train_command() -> click.Command:
         _run(body)
 
     return click.Command("train", params=params, callback=callback,
-                         help="Train the variable-rate hyperprior (resumes from OUT/last.pt when present).")
+                         help="Train the variable-rate hyperprior, or with --codec vqvae the VQ codebooks and priors "
+                              "(resumes from OUT/last.pt when present).")
 
 
 main.add_command(_train_command())
