@@ -74,7 +74,7 @@ def load_data(o: TrainOptions) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def validate(model: Hyperprior, val: torch.Tensor, o: TrainOptions) -> dict[str, float]:
+def validate(model: nn.Module, val: torch.Tensor, o: TrainOptions) -> dict[str, float]:
     """Mean RD loss over all levels on the fixed validation crops, with real rounding (eval mode)."""
     model.eval()
     dev = torch.device(o.device)
