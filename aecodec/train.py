@@ -11,6 +11,7 @@ import argparse
 import csv
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from .data import load_pack, random_crops, resolve_images, sample_batch, split
 from .losses import psnr_from_mse, rd_loss
-from .optim import EarlyStopping, cosine_lr
+from .optim import EarlyStopping, WeightEMA, cosine_lr
 from .models.hyperprior import Hyperprior, HyperpriorConfig
 from .models.vqvae import VQConfig, VQVAE
 from .registry import get_codec
@@ -58,6 +59,8 @@ class TrainOptions:
     threads: int = 0
     init: str = ""  # warm start from a checkpoint (.pt) or a shipped weights file (.safetensors)
     codec: str = "hyperprior"  # or "vqvae": its codebooks and index priors (CPU; --init a vqvae weights file)
+    ema: float = 0.0  # >0: also validate an EMA of the weights (e.g. 0.999); best.pt then holds the EMA weights
+    crops_per_image: int = 1  # random 256+ crops drawn per training image (folder data; more = more variety)
 
 
 def lr_at(step: int, o: TrainOptions) -> float:
@@ -70,7 +73,8 @@ def load_data(o: TrainOptions) -> tuple[torch.Tensor, torch.Tensor]:
         return load_pack(Path(o.data))
     train, val = split(resolve_images(o.data))
     val = val or train[:1]  # a tiny folder has no validation split of its own
-    return random_crops(train, max(o.patch, 256), 1, o.seed), random_crops(val, max(o.patch, 256), 2, 100)
+    return (random_crops(train, max(o.patch, 256), o.crops_per_image, o.seed),
+            random_crops(val, max(o.patch, 256), 2, 100))
 
 
 @torch.no_grad()
@@ -95,13 +99,14 @@ def validate(model: nn.Module, val: torch.Tensor, o: TrainOptions) -> dict[str, 
 
 
 def save_checkpoint(path: Path, model, opt, aux_opt, step: int, gen: torch.Generator, o: TrainOptions,
-                    best: float, stale: int = 0) -> None:
+                    best: float, stale: int = 0, ema: WeightEMA | None = None) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "config": model.config.to_dict(), "opt": opt.state_dict(),
                 "aux_opt": aux_opt.state_dict() if aux_opt else None, "step": step, "rng": gen.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "options": asdict(o), "best_val": best, "stale": stale}, tmp)
+                "options": asdict(o), "best_val": best, "stale": stale,
+                "ema": ema.state_dict() if ema else None}, tmp)
     tmp.replace(path)
 
 
@@ -208,6 +213,7 @@ def train(o: TrainOptions) -> Path:
     opt = torch.optim.Adam(main_params, lr=o.lr)
     aux_opt = torch.optim.Adam(aux_params, lr=o.aux_lr) if aux_params else None  # vqvae: no bottleneck
     gen = torch.Generator().manual_seed(o.seed)
+    ema = WeightEMA(model, o.ema) if o.ema else None
     step, best, stale = 0, float("inf"), 0
     if ckpt:
         model.load_state_dict(ckpt["model"])
@@ -215,6 +221,8 @@ def train(o: TrainOptions) -> Path:
         if aux_opt:
             aux_opt.load_state_dict(ckpt["aux_opt"])
         gen.set_state(ckpt["rng"])
+        if ema and ckpt.get("ema"):
+            ema.load_state_dict(ckpt["ema"])
         torch.set_rng_state(ckpt["torch_rng"])  # the quantization noise draws from the global generator
         if ckpt["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
@@ -233,7 +241,8 @@ def train(o: TrainOptions) -> Path:
     log = open(log_path, "a", newline="") if ranks.master else open(os.devnull, "w")
     writer = csv.writer(log)
     if new_log and ranks.master:
-        writer.writerow(["step", "seconds", "lr", "loss", "bpp", "psnr", "aux", "val_loss", "val_bpp", "val_psnr"])
+        writer.writerow(["step", "seconds", "lr", "loss", "bpp", "psnr", "aux", "val_loss", "val_bpp", "val_psnr",
+                         "ema_val_loss"])
     t0 = time.time()
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=o.amp and dev.type == "cuda")
     bar = tqdm(total=o.steps, initial=step, dynamic_ncols=True, mininterval=2, disable=not ranks.master)
@@ -271,6 +280,8 @@ def train(o: TrainOptions) -> Path:
             aux.backward()
             ranks.average_grads(aux_params)
             aux_opt.step()
+        if ema:
+            ema.update(model)
         step += 1
         bar.update(1)
         psnr = psnr_from_mse(r.mse.mean()).item()
@@ -279,17 +290,23 @@ def train(o: TrainOptions) -> Path:
         row = None
         if step % 100 == 0:
             row = [step, round(time.time() - t0, 1), lr_at(step, o), r.loss.item(), r.bpp.mean().item(), psnr,
-                   aux.item(), "", "", ""]
+                   aux.item(), "", "", "", ""]
         stop = ranks.any(o.time_limit and time.time() - t0 > o.time_limit)
         if ranks.master and (step % o.val_every == 0 or step == o.steps or stop):
             v = validate(model, val_crops, o)
             row = row or [step, round(time.time() - t0, 1), lr_at(step, o), r.loss.item(), r.bpp.mean().item(),
-                          psnr, aux.item(), "", "", ""]
-            row[-3:] = [v["val_loss"], v["val_bpp"], v["val_psnr"]]
+                          psnr, aux.item(), "", "", "", ""]
+            row[-4:-1] = [v["val_loss"], v["val_bpp"], v["val_psnr"]]
             bar.write(f"step {step}: val loss {v['val_loss']:.4f} bpp {v['val_bpp']:.3f} psnr {v['val_psnr']:.2f}")
+            score = v["val_loss"]
+            if ema:  # the averaged weights are the ones a run ships: they decide the best checkpoint
+                with ema.applied(model):
+                    score = row[-1] = validate(model, val_crops, o)["val_loss"]
+                bar.write(f"step {step}: EMA val loss {score:.4f}")
             stopper = EarlyStopping(o.patience, best, stale)
-            if stopper.update(v["val_loss"]):
-                save_checkpoint(out / "best.pt", model, opt, aux_opt, step, gen, o, stopper.best)
+            if stopper.update(score):
+                with ema.applied(model) if ema else nullcontext():
+                    save_checkpoint(out / "best.pt", model, opt, aux_opt, step, gen, o, stopper.best, ema=ema)
             best, stale = stopper.best, stopper.stale
             if stopper.stop:
                 bar.write(f"early stop: no validation improvement in {stale} checks")
@@ -299,11 +316,11 @@ def train(o: TrainOptions) -> Path:
             writer.writerow(row)
             log.flush()
         if ranks.master and (step % o.ckpt_every == 0 or step == o.steps or stop):
-            save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale)
+            save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale, ema)
         if stop:
             break
     if ranks.master:
-        save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale)
+        save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale, ema)
     bar.close()
     log.close()
     ranks.close()

@@ -34,6 +34,26 @@ def test_train_log_checkpoint_and_exact_resume(tmp_path, sample_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_ema_exact_resume_and_best_checkpoint_holds_the_averaged_weights(tmp_path, sample_path):
+    data = str(sample_path.parent)
+    o = opts(tmp_path, data, 6, "ema")
+    o.ema, o.crops_per_image = 0.5, 2
+    train(o)
+    o = opts(tmp_path, data, 6, "ema_resumed")
+    o.ema, o.crops_per_image, o.time_limit = 0.5, 2, 1e-9
+    train(o)
+    o.time_limit = 0.0
+    train(o)
+    a = torch.load(tmp_path / "ema" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "ema_resumed" / "last.pt", weights_only=False)
+    assert all(torch.equal(a["ema"][k], b["ema"][k]) for k in a["ema"])
+    assert any(not torch.equal(a["ema"][k], a["model"][k]) for k in a["ema"])  # the average lags the live weights
+    best = torch.load(tmp_path / "ema" / "best.pt", weights_only=False)
+    assert all(torch.equal(best["model"][k], best["ema"][k]) for k in best["ema"])
+    rows = [r for r in csv.DictReader(open(tmp_path / "ema" / "log.csv")) if r["ema_val_loss"]]
+    assert rows and abs(min(float(r["ema_val_loss"]) for r in rows) - best["best_val"]) < 1e-6
+
+
 def test_ms_ssim_metric_grad_checkpointing_and_early_stop(tmp_path, sample_path):
     o = opts(tmp_path, str(sample_path.parent), 40, "ms")
     o.metric, o.grad_checkpointing, o.patch, o.lambdas = "ms-ssim", True, 192, "5,30"
