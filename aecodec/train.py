@@ -53,6 +53,7 @@ class TrainOptions:
     metric: str = "mse"  # distortion: mse or ms-ssim (then lambdas are MS-SSIM lambdas, e.g. 2.4..60.5)
     amp: bool = False  # bf16 autocast for the transforms (entropy models stay fp32); CUDA only
     grad_checkpointing: bool = False  # recompute transform activations in backward: less memory
+    compile: bool = False  # torch.compile the training forward (CPU: ~1.2x steps/s, bench/train_speed.py)
     patience: int = 0  # >0: stop after this many validations without improvement (early stopping)
     val_every: int = 1000
     ckpt_every: int = 1000
@@ -233,6 +234,8 @@ def train(o: TrainOptions) -> Path:
     # the quantiles learn from the aux loss outside the DDP forward: DDP leaves them alone, Ranks averages them
     model._ddp_params_and_buffers_to_ignore = [n for n, _ in model.named_parameters() if n.endswith(".quantiles")]
     net = DistributedDataParallel(model, find_unused_parameters=True) if ranks.world > 1 else model
+    if o.compile:  # the compiled wrapper shares the module's parameters: checkpoints and EMA see the same weights
+        net = torch.compile(net)
     train_crops, val_crops = load_data(o)
     train_crops = train_crops.to(dev)
     lam = torch.tensor(model.config.lambdas, device=dev)

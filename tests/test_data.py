@@ -25,3 +25,4 @@ def test_crops_pack_and_batches(tmp_path, sample_path):
     assert tr.shape == crops.shape and (tr.float() - crops.float()).abs().mean() < 3  # JPEG q95
     x = sample_batch(tr, 4, 64, torch.Generator().manual_seed(0))
     assert x.shape == (4, 3, 64, 64) and 0 <= x.min() and x.max() <= 1
+    assert x.is_contiguous(memory_format=torch.channels_last)  # the faster layout for CPU convolutions
