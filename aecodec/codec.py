@@ -158,7 +158,7 @@ class HyperpriorCodec:
         as float64 [1, M, 1, 1]): the analysis every encoder on these transforms starts from."""
         m = self.model
         x = x.to(self.device)
-        y = m.g_a(x).float()
+        y = m.analysis(x).float()
         z = m.h_a(y) * self._float_gain(m.log_hyper_gain.to(self.device), q16)
         g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
         return x, y, z, g
@@ -185,4 +185,4 @@ class HyperpriorCodec:
         m = self.model
         y_hat = y_hat_g.float().to(self.device) * self._float_gain(m.log_inv_gain.to(self.device), q16)
         with thread_invariant():
-            return m.g_s(y_hat).clamp_(0, 1)
+            return m.synthesis(y_hat).clamp_(0, 1)

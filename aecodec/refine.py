@@ -65,7 +65,7 @@ def refine_latents(model: Hyperprior, x: Tensor, y_g: Tensor, z: Tensor, gains: 
                 v_t = sga_round(y_g - mu_g, tau)
                 y_lik = model.gaussian_conditional._likelihood(v_t, sigma_g)
                 y_lik = model.gaussian_conditional.likelihood_lower_bound(y_lik)
-                x_hat = model.g_s((v_t + mu_g) * ig)
+                x_hat = model.synthesis((v_t + mu_g) * ig)
                 mse = (x_hat - x).pow(2).mean()
                 bpp = bits_per_pixel({"y": y_lik, "z": _z_likelihood(model, z_t)[None]}, num_pixels)[0]
                 loss = lmbda * 255**2 * mse + bpp

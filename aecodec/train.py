@@ -53,6 +53,7 @@ class TrainOptions:
     metric: str = "mse"  # distortion: mse or ms-ssim (then lambdas are MS-SSIM lambdas, e.g. 2.4..60.5)
     amp: bool = False  # bf16 autocast for the transforms (entropy models stay fp32); CUDA only
     grad_checkpointing: bool = False  # recompute transform activations in backward: less memory
+    aux_transform: bool = False  # a fresh model gets linear wavelet shortcuts (aecodec.models.auxt)
     compile: bool = False  # torch.compile the training forward (CPU: ~1.2x steps/s, bench/train_speed.py)
     patience: int = 0  # >0: stop after this many validations without improvement (early stopping)
     val_every: int = 1000
@@ -176,7 +177,8 @@ def build_model(o: TrainOptions, ckpt: dict | None) -> nn.Module:
     if o.codec != "hyperprior":
         raise ValueError(f"unknown codec {o.codec!r} to train (hyperprior, vqvae)")
     lambdas = tuple(float(v) for v in o.lambdas.split(",")) if o.lambdas else HyperpriorConfig().lambdas
-    model = Hyperprior(HyperpriorConfig(N=o.N, M=o.M, lambdas=lambdas))
+    config = HyperpriorConfig(N=o.N, M=o.M, lambdas=lambdas, aux_transform=o.aux_transform)
+    model = Hyperprior(HyperpriorConfig.from_dict(ckpt["config"]) if ckpt else config)
     model.grad_checkpointing = o.grad_checkpointing
     if o.init and not ckpt:
         if o.init.endswith(".safetensors"):  # a shipped weights file

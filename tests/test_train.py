@@ -34,13 +34,13 @@ def test_train_log_checkpoint_and_exact_resume(tmp_path, sample_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_ema_exact_resume_and_best_checkpoint_holds_the_averaged_weights(tmp_path, sample_path):
+def test_ema_and_wavelet_shortcuts_resume_exactly_and_best_holds_the_averaged_weights(tmp_path, sample_path):
     data = str(sample_path.parent)
     o = opts(tmp_path, data, 6, "ema")
-    o.ema, o.crops_per_image = 0.5, 2
+    o.ema, o.crops_per_image, o.aux_transform = 0.5, 2, True
     train(o)
     o = opts(tmp_path, data, 6, "ema_resumed")
-    o.ema, o.crops_per_image, o.time_limit = 0.5, 2, 1e-9
+    o.ema, o.crops_per_image, o.aux_transform, o.time_limit = 0.5, 2, True, 1e-9
     train(o)
     o.time_limit = 0.0
     train(o)
@@ -48,6 +48,7 @@ def test_ema_exact_resume_and_best_checkpoint_holds_the_averaged_weights(tmp_pat
     b = torch.load(tmp_path / "ema_resumed" / "last.pt", weights_only=False)
     assert all(torch.equal(a["ema"][k], b["ema"][k]) for k in a["ema"])
     assert any(not torch.equal(a["ema"][k], a["model"][k]) for k in a["ema"])  # the average lags the live weights
+    assert a["config"]["aux_transform"] and "aux_a.0.proj.weight" in a["model"]
     best = torch.load(tmp_path / "ema" / "best.pt", weights_only=False)
     assert all(torch.equal(best["model"][k], best["ema"][k]) for k in best["ema"])
     rows = [r for r in csv.DictReader(open(tmp_path / "ema" / "log.csv")) if r["ema_val_loss"]]

@@ -15,6 +15,7 @@ from compressai.layers import GDN
 from torch import Tensor, nn
 
 from ..optim import checkpointed
+from .auxt import linear_analysis, linear_synthesis
 
 # CompressAI's zoo lambdas for MSE q1..q8: the training range of the quality levels.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -27,13 +28,15 @@ class HyperpriorConfig:
     N: int = 128
     M: int = 256
     lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
+    aux_transform: bool = False  # linear wavelet shortcuts beside g_a and g_s (aecodec.models.auxt)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "HyperpriorConfig":
-        return cls(N=int(d["N"]), M=int(d["M"]), lambdas=tuple(float(v) for v in d["lambdas"]))
+        return cls(N=int(d["N"]), M=int(d["M"]), lambdas=tuple(float(v) for v in d["lambdas"]),
+                   aux_transform=bool(d.get("aux_transform", False)))
 
 
 def conv(cin: int, cout: int, k: int = 5, s: int = 2) -> nn.Conv2d:
@@ -72,6 +75,8 @@ class Hyperprior(nn.Module):
         self.h_s = nn.Sequential(
             deconv(N, N), nn.ReLU(inplace=True), deconv(N, N), nn.ReLU(inplace=True), conv(N, 2 * M, 3, 1)
         )
+        self.aux_a = linear_analysis([3, N, N, N, M]) if config.aux_transform else None
+        self.aux_s = linear_synthesis([M, N, N, N, 3]) if config.aux_transform else None
         self.grad_checkpointing = False
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.gaussian_conditional = GaussianConditional(None)
@@ -96,7 +101,7 @@ class Hyperprior(nn.Module):
     def forward(self, x: Tensor, level: Tensor) -> dict[str, Tensor]:
         """Training pass: noise for the rate terms, straight-through rounding for what the decoders see."""
         g, ig, hg, ihg = self.gains(level)
-        y = self._transform(self.g_a, x)
+        y = self.analysis(x)
         z = self.h_a(y).float() * hg
         with torch.autocast(x.device.type, enabled=False):  # entropy models stay fp32 under AMP
             _, z_likelihoods = self.entropy_bottleneck(z)
@@ -107,8 +112,18 @@ class Hyperprior(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             _, y_likelihoods = self.gaussian_conditional(y_g, sigma_g, means=mu_g)
         y_hat = ste_round(y_g - mu_g) + mu_g
-        x_hat = self._transform(self.g_s, y_hat * ig)
+        x_hat = self.synthesis(y_hat * ig)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def analysis(self, x: Tensor) -> Tensor:
+        """Image [B, 3, H, W] (H, W multiples of 16) -> latent [B, M, H/16, W/16], before any gain."""
+        y = self._transform(self.g_a, x)
+        return y if self.aux_a is None else y + self.aux_a(x)
+
+    def synthesis(self, y: Tensor) -> Tensor:
+        """Latent (after the inverse gain) -> image, not clamped."""
+        x = self._transform(self.g_s, y)
+        return x if self.aux_s is None else x + self.aux_s(y)
 
     def _transform(self, seq: nn.Sequential, x: Tensor) -> Tensor:
         """Run a transform; with ``grad_checkpointing`` set, recompute its activations in the backward pass

@@ -86,7 +86,7 @@ class VQVAE(nn.Module):
         for b in range(x.shape[0]):
             q = int(level[b]) + 1
             with torch.no_grad():
-                y = hp.model.g_a(x[b:b + 1])
+                y = hp.model.analysis(x[b:b + 1])
             v, cls, mu_g, z_lik = self.encode_vectors(y, q)
             codes = self.assign(q, cls, v)
             vecs = torch.zeros_like(v)
@@ -99,7 +99,7 @@ class VQVAE(nn.Module):
             y_hats.append((unpair(vecs, mu_g.shape) + mu_g) * inv)
             y_liks.append(logp.exp())
             z_liks.append(z_lik.flatten())
-        x_hat = hp.model.g_s(torch.cat(y_hats))
+        x_hat = hp.model.synthesis(torch.cat(y_hats))
         return {"x_hat": x_hat, "likelihoods": {"y": torch.stack(y_liks), "z": torch.stack(z_liks)}}
 
     @torch.no_grad()
