@@ -7,7 +7,6 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
