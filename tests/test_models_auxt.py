@@ -2,20 +2,26 @@
 trains, exports and codes like the plain one."""
 import torch
 
-from aecodec.models.auxt import haar, haar_filters, inverse_haar, linear_analysis, linear_synthesis
+import torch.nn.functional as F
+
+from aecodec.models.auxt import haar, inverse_haar, linear_analysis, linear_synthesis
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.weightfile import export_hyperprior, load_hyperprior
 
 
 def test_haar_is_orthonormal_and_exactly_inverted():
     x = torch.randn(2, 3, 8, 12, dtype=torch.float64)
-    f = haar_filters(3).double()
-    w = haar(x, f)
+    w = haar(x)
     assert w.shape == (2, 12, 4, 6)
     assert torch.allclose((w ** 2).sum(), (x ** 2).sum())  # energy preserved (Parseval)
-    assert torch.allclose(inverse_haar(w, f), x)
-    const = torch.ones(1, 1, 2, 2, dtype=torch.float64)  # a flat block is all low-pass: LL = 2, the rest 0
-    assert torch.allclose(haar(const, haar_filters(1).double()).flatten(), torch.tensor([2.0, 0, 0, 0]).double())
+    assert torch.allclose(inverse_haar(w), x)
+    block = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)[None, None]
+    # LL = sum / 2, LH = (top - bottom) / 2, HL = (left - right) / 2, HH = (diagonal - antidiagonal) / 2
+    assert torch.allclose(haar(block).flatten(), torch.tensor([5.0, -2.0, -1.0, 0.0], dtype=torch.float64))
+    # the same as the textbook filter bank: a depthwise stride-2 convolution with the four 2x2 Haar kernels
+    k = torch.tensor([[[1, 1], [1, 1]], [[1, 1], [-1, -1]], [[1, -1], [1, -1]], [[1, -1], [-1, 1]]]) / 2
+    ref = F.conv2d(x, k[:, None].repeat(3, 1, 1, 1).double(), stride=2, groups=3)
+    assert torch.allclose(w, ref)
 
 
 def test_linear_branches_start_as_norm_preserving_maps():

@@ -15,21 +15,23 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def haar_filters(channels: int) -> Tensor:
-    """Depthwise orthonormal 2x2 Haar filters, [4 * channels, 1, 2, 2]: LL, LH, HL, HH per input channel."""
-    k = torch.tensor([[[1, 1], [1, 1]], [[1, 1], [-1, -1]], [[1, -1], [1, -1]], [[1, -1], [-1, 1]]],
-                     dtype=torch.float32) / 2
-    return k[:, None].repeat(channels, 1, 1, 1)
+# Rows: LL, LH, HL, HH over the 2x2 block read row by row (the order of pixel_unshuffle); orthonormal.
+HAAR = torch.tensor([[1, 1, 1, 1], [1, 1, -1, -1], [1, -1, 1, -1], [1, -1, -1, 1]], dtype=torch.float32) / 2
 
 
-def haar(x: Tensor, filters: Tensor) -> Tensor:
-    """Orthonormal 2x2 Haar analysis: [B, C, H, W] -> [B, 4C, H/2, W/2] (H, W even)."""
-    return F.conv2d(x, filters.to(x.dtype), stride=2, groups=x.shape[1])
+def haar(x: Tensor) -> Tensor:
+    """Orthonormal 2x2 Haar analysis: [B, C, H, W] -> [B, 4C, H/2, W/2] (H, W even), subbands of channel c at
+    4c..4c+3. A reshape and a 4x4 mix: much cheaper on a CPU than a grouped strided convolution."""
+    b, c, h, w = x.shape
+    u = F.pixel_unshuffle(x, 2).view(b, c, 4, h // 2, w // 2)
+    return torch.einsum("sk,bckhw->bcshw", HAAR.to(x), u).reshape(b, 4 * c, h // 2, w // 2)
 
 
-def inverse_haar(x: Tensor, filters: Tensor) -> Tensor:
+def inverse_haar(x: Tensor) -> Tensor:
     """The exact inverse (and transpose) of ``haar``: [B, 4C, H, W] -> [B, C, 2H, 2W]."""
-    return F.conv_transpose2d(x, filters.to(x.dtype), stride=2, groups=x.shape[1] // 4)
+    b, c4, h, w = x.shape
+    v = x.view(b, c4 // 4, 4, h, w)
+    return F.pixel_shuffle(torch.einsum("sk,bcshw->bckhw", HAAR.to(x), v).reshape(b, c4, h, w), 2)
 
 
 class HaarDown(nn.Module):
@@ -37,13 +39,12 @@ class HaarDown(nn.Module):
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.register_buffer("filters", haar_filters(cin), persistent=False)
         self.scale = nn.Parameter(torch.ones(1, 4 * cin, 1, 1))
         self.proj = nn.Conv2d(4 * cin, cout, 1, bias=False)
         nn.init.orthogonal_(self.proj.weight)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.proj(haar(x, self.filters) * self.scale)
+        return self.proj(haar(x) * self.scale)
 
 
 class HaarUp(nn.Module):
@@ -51,13 +52,12 @@ class HaarUp(nn.Module):
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.register_buffer("filters", haar_filters(cout), persistent=False)
         self.proj = nn.Conv2d(cin, 4 * cout, 1, bias=False)
         nn.init.orthogonal_(self.proj.weight)
         self.scale = nn.Parameter(torch.ones(1, 4 * cout, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        return inverse_haar(self.proj(x) * self.scale, self.filters)
+        return inverse_haar(self.proj(x) * self.scale)
 
 
 def linear_analysis(widths: list[int]) -> nn.Sequential:
