@@ -19,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import ScalarFormatter  # noqa: E402
 import torch  # noqa: E402
 
 
@@ -55,22 +56,30 @@ def main() -> None:
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--baseline", type=float, default=None, help="validation loss of the starting weights")
     p.add_argument("--out", type=Path, default=Path("bench/results/training/cpu_curve.json"))
+    p.add_argument("--title", default="")
+    p.add_argument("--log-y", action="store_true", help="logarithmic loss axis (runs from scratch)")
     a = p.parse_args()
     result = {"baseline_val_loss": a.baseline, "runs": [run_points(r, a.baseline) for r in a.runs]}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=1) + "\n")
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    start = [(0.0, a.baseline)] if a.baseline else []  # runs that start from the baseline weights
     for r in result["runs"]:
-        xs = [0.0] + [q["cpu_hours"] for q in r["points"]]
-        ax.plot(xs, [a.baseline] + [q["val_loss"] for q in r["points"]], "o-", label=f"{r['run']} (live weights)")
+        live = start + [(q["cpu_hours"], q["val_loss"]) for q in r["points"]]
+        ax.plot(*zip(*live), "o-", label=f"{r['run']} (live weights)")
         if any("ema_val_loss" in q for q in r["points"]):
-            ax.plot(xs, [a.baseline] + [q.get("ema_val_loss", float("nan")) for q in r["points"]], "s--",
-                    label=f"{r['run']} (EMA weights)")
+            ema = start + [(q["cpu_hours"], q.get("ema_val_loss", float("nan"))) for q in r["points"]]
+            ax.plot(*zip(*ema), "s--", label=f"{r['run']} (EMA weights)")
     if a.baseline:
         ax.axhline(a.baseline, color="grey", lw=0.8, label="shipped weights")
     ax.set_xlabel("CPU-hours (wall x threads)")
-    ax.set_ylabel("validation RD loss (mean over 10 levels)")
-    ax.set_title("Continued training of the shipped hyperprior on 2 CPU cores")
+    ax.set_ylabel("validation RD loss (mean over the levels)")
+    if a.log_y:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
+    p_title = a.title or "Training on this machine's CPU"
+    ax.set_title(p_title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(a.out.with_suffix(".png"), dpi=110)

@@ -24,6 +24,20 @@ def test_haar_is_orthonormal_and_exactly_inverted():
     assert torch.allclose(w, ref)
 
 
+def test_fused_stages_equal_haar_scale_projection():
+    from aecodec.models.auxt import HaarDown, HaarUp
+
+    torch.manual_seed(0)
+    down, up = HaarDown(3, 5), HaarUp(5, 3)
+    with torch.no_grad():
+        down.scale.uniform_(0.5, 2)
+        up.scale.uniform_(0.5, 2)
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.allclose(down(x), down.proj(haar(x) * down.scale), atol=1e-5)
+    y = torch.randn(2, 5, 4, 4)
+    assert torch.allclose(up(y), inverse_haar(up.proj(y) * up.scale), atol=1e-5)
+
+
 def test_linear_branches_start_as_norm_preserving_maps():
     """Orthogonal projections and unit scales: at initialisation the analysis branch keeps the energy of its
     input when it does not shrink the channel count, and synthesis inverts analysis when widths mirror."""

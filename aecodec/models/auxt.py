@@ -35,7 +35,9 @@ def inverse_haar(x: Tensor) -> Tensor:
 
 
 class HaarDown(nn.Module):
-    """One analysis stage: Haar split, per-subband scale, orthogonal 1x1 projection to ``cout`` channels."""
+    """One analysis stage: Haar split, per-subband scale, orthogonal 1x1 projection to ``cout`` channels.
+    All three are linear, so the forward pass runs them fused as one 2x2 stride-2 convolution (one fast
+    kernel instead of three memory-bound passes); the parameters stay the factors."""
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
@@ -43,12 +45,19 @@ class HaarDown(nn.Module):
         self.proj = nn.Conv2d(4 * cin, cout, 1, bias=False)
         nn.init.orthogonal_(self.proj.weight)
 
+    def fused_weight(self) -> Tensor:
+        """[cout, cin, 2, 2]: proj . scale . Haar."""
+        cout, cin4 = self.proj.weight.shape[:2]
+        w = (self.proj.weight[:, :, 0, 0] * self.scale.view(1, -1)).view(cout, cin4 // 4, 4)
+        return (w @ HAAR.to(w)).view(cout, cin4 // 4, 2, 2)
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.proj(haar(x) * self.scale)
+        return F.conv2d(x, self.fused_weight(), stride=2)
 
 
 class HaarUp(nn.Module):
-    """One synthesis stage: orthogonal 1x1 projection to 4 x ``cout`` subbands, per-subband scale, inverse Haar."""
+    """One synthesis stage: orthogonal 1x1 projection to 4 x ``cout`` subbands, per-subband scale, inverse Haar;
+    run fused as one 2x2 stride-2 transposed convolution."""
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
@@ -56,8 +65,14 @@ class HaarUp(nn.Module):
         nn.init.orthogonal_(self.proj.weight)
         self.scale = nn.Parameter(torch.ones(1, 4 * cout, 1, 1))
 
+    def fused_weight(self) -> Tensor:
+        """[cin, cout, 2, 2]: inverse Haar . scale . proj."""
+        cout4, cin = self.proj.weight.shape[:2]
+        w = (self.proj.weight[:, :, 0, 0] * self.scale.view(-1, 1)).view(cout4 // 4, 4, cin)
+        return torch.einsum("osi,sk->iok", w, HAAR.to(w)).reshape(cin, cout4 // 4, 2, 2)
+
     def forward(self, x: Tensor) -> Tensor:
-        return inverse_haar(self.proj(x) * self.scale)
+        return F.conv_transpose2d(x, self.fused_weight(), stride=2)
 
 
 def linear_analysis(widths: list[int]) -> nn.Sequential:
