@@ -54,7 +54,7 @@ class TrainOptions:
     amp: bool = False  # bf16 autocast for the transforms (entropy models stay fp32); CUDA only
     grad_checkpointing: bool = False  # recompute transform activations in backward: less memory
     aux_transform: bool = False  # a fresh model gets linear wavelet shortcuts (aecodec.models.auxt)
-    compile: bool = False  # torch.compile the training forward (CPU: ~1.2x steps/s, bench/train_speed.py)
+    compile: bool = False  # torch.compile the training forward (CPU: 0.87x the seconds per step, bench/train_speed.py)
     patience: int = 0  # >0: stop after this many validations without improvement (early stopping)
     val_every: int = 1000
     ckpt_every: int = 1000
