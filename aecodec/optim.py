@@ -63,23 +63,29 @@ def checkpointed(seq: nn.Sequential, x: Tensor, segments: int = 2) -> Tensor:
 class WeightEMA:
     """An exponential moving average of a model's parameters, for evaluation and export: the average of the
     last ~1/(1-decay) steps sits nearer the minimum than the noisy last iterate, at no training cost.
-    ``shadow <- decay * shadow + (1 - decay) * param`` after every optimizer step."""
+    ``shadow <- d * shadow + (1 - d) * param`` after every optimizer step, with ``d = min(decay, (1 + n) / (10 + n))``
+    at the n-th update (TensorFlow's warm-up rule): a run from scratch gets an average of recent weights, not of
+    its random initialisation."""
 
     def __init__(self, model: nn.Module, decay: float):
         self.decay = decay
+        self.updates = 0
         self.shadow = {n: p.detach().clone() for n, p in model.named_parameters()}
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for n, p in model.named_parameters():
-            self.shadow[n].lerp_(p.detach(), 1.0 - self.decay)
+            self.shadow[n].lerp_(p.detach(), 1.0 - d)
+        self.updates += 1
 
-    def state_dict(self) -> dict[str, Tensor]:
-        return dict(self.shadow)
+    def state_dict(self) -> dict:
+        return {"shadow": dict(self.shadow), "updates": self.updates}
 
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        for n, t in state.items():
+    def load_state_dict(self, state: dict) -> None:
+        for n, t in state["shadow"].items():
             self.shadow[n].copy_(t)
+        self.updates = state["updates"]
 
     @contextmanager
     def applied(self, model: nn.Module):

@@ -5,7 +5,7 @@ from torch import nn
 from aecodec.optim import WeightEMA
 
 
-def test_weight_ema_update_matches_formula_and_applied_restores_live_weights():
+def test_weight_ema_update_matches_formula_with_warmup_and_applied_restores_live_weights():
     torch.manual_seed(0)
     model = nn.Linear(3, 2)
     ema = WeightEMA(model, decay=0.9)
@@ -13,8 +13,13 @@ def test_weight_ema_update_matches_formula_and_applied_restores_live_weights():
     with torch.no_grad():
         model.weight.add_(1.0)
     ema.update(model)
-    expected = 0.9 * w0 + 0.1 * (w0 + 1.0)
+    d = 1 / 10  # first update: the warm-up rule (1 + 0) / (10 + 0) is below the decay 0.9
+    expected = d * w0 + (1 - d) * (w0 + 1.0)
     assert torch.allclose(ema.shadow["weight"], expected)
+    ema.updates = 1000  # late in a run the configured decay holds
+    before = ema.shadow["weight"].clone()
+    ema.update(model)
+    assert torch.allclose(ema.shadow["weight"], 0.9 * before + 0.1 * model.weight)
     live = model.weight.detach().clone()
     with ema.applied(model):
         assert torch.equal(model.weight, ema.shadow["weight"])
@@ -30,5 +35,6 @@ def test_weight_ema_update_matches_formula_and_applied_restores_live_weights():
 def test_weight_ema_state_round_trip():
     model = nn.Linear(3, 2)
     a, b = WeightEMA(model, 0.99), WeightEMA(nn.Linear(3, 2), 0.99)
+    a.update(nn.Linear(3, 2))
     b.load_state_dict(a.state_dict())
-    assert all(torch.equal(a.shadow[k], b.shadow[k]) for k in a.shadow)
+    assert all(torch.equal(a.shadow[k], b.shadow[k]) for k in a.shadow) and b.updates == a.updates == 1
