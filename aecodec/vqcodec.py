@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -51,6 +52,21 @@ def unpair(vectors: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 
 @torch.no_grad()
+def ec_assign(v: Tensor, cls: Tensor, book_and_bits: Callable[[int], tuple[Tensor, Tensor]]) -> Tensor:
+    """Entropy-constrained VQ: each vector [n, 2] gets the code of its class's book minimizing squared error +
+    LAGRANGE * bits (``book_and_bits(c)`` gives the book [K, 2] and each code's bits [K]). Shared by the codec
+    and its trainable model, so training picks exactly the codes the encoder will."""
+    out = torch.zeros(len(v), dtype=torch.int64)
+    for c in torch.unique(cls).tolist():
+        sel = torch.nonzero(cls == c).flatten()
+        book, bits = book_and_bits(c)
+        for i in range(0, len(sel), 65536):  # bounds the distance matrix's memory
+            part = sel[i:i + 65536]
+            out[part] = (torch.cdist(v[part], book).pow(2) + LAGRANGE * bits).argmin(1)
+    return out
+
+
+@torch.no_grad()
 def latent_pairs(hp, y: Tensor, hq16: int, top: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Analysis latent [1, M, h, w] at hyperprior quality ``hq16`` -> (integer z, mean-removed gained channel
     pairs [n, 2] float64, their classes [n] clamped to ``top``, gained means [1, M, h, w] in FRAC_A fixed
@@ -82,17 +98,10 @@ class VQCodec:
         return q, 16 * (self.levels[q - 1] + 1)
 
     def nearest(self, q: int, cls: Tensor, v: Tensor) -> Tensor:
-        """Entropy-constrained assignment: per vector the code minimizing squared error + LAGRANGE * bits."""
-        out = torch.zeros(len(v), dtype=torch.int64)
-        for c in torch.unique(cls).tolist():
-            sel = torch.nonzero(cls == c).flatten()
-            book, f = self.books_float[(q, c)], self.freqs[(q, c)]
-            bits = torch.from_numpy(16 - np.log2(f.astype(np.float64)))
-            for i in range(0, len(sel), 65536):
-                part = sel[i:i + 65536]
-                cost = torch.cdist(v[part], book).pow(2) + LAGRANGE * bits
-                out[part] = cost.argmin(1)
-        return out
+        """Entropy-constrained assignment under the shipped books and 16-bit frequencies."""
+        def book_and_bits(c: int) -> tuple[Tensor, Tensor]:
+            return self.books_float[(q, c)], torch.from_numpy(16 - np.log2(self.freqs[(q, c)].astype(np.float64)))
+        return ec_assign(v, cls, book_and_bits)
 
     def compress(self, x: Tensor, q16: int, effort: int = 0) -> tuple[list[bytes], tuple[int, int]]:
         """One padded image [1, 3, H, W] -> ([z stream, index stream], (z digest, index digest))."""

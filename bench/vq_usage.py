@@ -34,7 +34,7 @@ def main() -> None:
     images = [pad_to(split_image(Image.open(f).convert("RGB"))[0], m.stride) for f in resolve_images(a.dataset)]
     report = {"dataset": a.dataset, "images": len(images), "qualities": {}}
     with torch.no_grad():
-        ys = [m.g_a(x) for x in images]
+        ys = [m.analysis(x) for x in images]
     for q in range(1, len(vq.levels) + 1):
         hq16 = 16 * (vq.levels[q - 1] + 1)
         used = {c: np.zeros(len(vq.freqs[(q, c)]), np.int64) for c in range(vq.top[q] + 1)}

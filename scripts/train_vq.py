@@ -117,7 +117,7 @@ def main() -> None:
     crops = random_crops(paths, 256, 1, seed=3).permute(0, 3, 1, 2).float() / 255
     print(f"{len(crops)} crops in {time.time() - t0:.0f} s", flush=True)
     with torch.no_grad():
-        ys = torch.cat([m.g_a(crops[i:i + 16]) for i in range(0, len(crops), 16)])
+        ys = torch.cat([m.analysis(crops[i:i + 16]) for i in range(0, len(crops), 16)])
     print(f"latents in {time.time() - t0:.0f} s", flush=True)
     if a.finalize:
         finalize(a, hp, base, ys, crops.shape[-2] * crops.shape[-1] * len(crops), t0)

@@ -27,7 +27,7 @@ def test_warm_started_model_is_the_codec(sample_path):
     x = crop(sample_path)
     q = 3
     with torch.no_grad():
-        y = vq.model.g_a(x)
+        y = vq.model.analysis(x)
         _, v, cls, _ = latent_pairs(vq.hp, y, 16 * (vq.levels[q - 1] + 1), vq.top[q])
         assert torch.equal(model.assign(q, cls, v.float()), vq.nearest(q, cls, v))
         out = model(x, torch.tensor([q - 1]))
@@ -68,7 +68,7 @@ def test_prune_and_finalize_leave_every_code_used(sample_path):
     assert model.config.sizes[key] == len(n) - 3
     assert torch.equal(model.books["2_5"].detach(), before[3:])
     with torch.no_grad():
-        latents = [vq.model.g_a(crop(sample_path, 128))]
+        latents = [vq.model.analysis(crop(sample_path, 128))]
     books, freqs, counts = model.finalize(latents, min_count=2)
     for k in counts:
         assert (counts[k] > 0).all() or len(counts[k]) == 1

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from ..fixedpoint import FRAC_A
 from ..index_coding import quantize_probabilities
-from ..vqcodec import LAGRANGE, VQCodec, latent_pairs, unpair
+from ..vqcodec import VQCodec, ec_assign, latent_pairs, unpair
 
 
 def _key(q: int, c: int) -> str:
@@ -71,12 +71,9 @@ class VQVAE(nn.Module):
     @torch.no_grad()
     def assign(self, q: int, cls: Tensor, v: Tensor) -> Tensor:
         """Entropy-constrained choice under the current prior: argmin squared error + LAGRANGE * bits."""
-        out = torch.zeros(len(v), dtype=torch.int64)
-        for c in torch.unique(cls).tolist():
-            sel = torch.nonzero(cls == c).flatten()
-            bits = -torch.log_softmax(self.logits[_key(q, c)], 0) / math.log(2)
-            out[sel] = (torch.cdist(v[sel], self.books[_key(q, c)]).pow(2) + LAGRANGE * bits).argmin(1)
-        return out
+        def book_and_bits(c: int) -> tuple[Tensor, Tensor]:
+            return self.books[_key(q, c)], -torch.log_softmax(self.logits[_key(q, c)], 0) / math.log(2)
+        return ec_assign(v, cls, book_and_bits)
 
     def forward(self, x: Tensor, level: Tensor) -> dict:
         """Images [B, 3, H, W] and 0-based quality indices [B] -> decoded images and the likelihoods of the
