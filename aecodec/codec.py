@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import zlib
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import torch
 from torch import Tensor
@@ -33,6 +33,16 @@ def thread_invariant() -> Iterator[None]:
         yield
     finally:
         torch.backends.mkldnn.enabled = before
+
+
+class Side(NamedTuple):
+    """What the hyper-latent tells the decoder about the latent, all integers: z symbols, ungained (mean, scale)
+    [1, 2M, h, w] and, gained for the quality, the scale table indexes and means (FRAC_A fixed point)."""
+
+    z_hat: Tensor
+    params: Tensor
+    idx: Tensor
+    mu_g: Tensor
 
 
 class HyperpriorCodec:
@@ -82,12 +92,16 @@ class HyperpriorCodec:
         return math.exp((1 - frac / QSTEPS) * math.log(lams[lo]) + frac / QSTEPS * math.log(lams[lo + 1]))
 
     # -- entropy parameters (exact) ----------------------------------------------------------------------
-    def _parameters(self, z_hat: Tensor, q16: int) -> tuple[Tensor, Tensor]:
-        """Integer z [1, N, h, w] -> (scale table indexes, gained means in FRAC_A fixed point) of y."""
+    def side(self, z_hat: Tensor, q16: int) -> Side:
+        """Integer z [1, N, h, w] -> the latent's entropy parameters (``Side``)."""
         ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None]
         params = self.h_s(z_hat * ihg)
+        return Side(z_hat, params, *self._gained(params, q16))
+
+    def _gained(self, params: Tensor, q16: int) -> tuple[Tensor, Tensor]:
+        """Ungained (mean, scale) along dim 1 -> (scale table indexes, gained means), FRAC_A fixed point."""
         mu, sigma = params.chunk(2, 1)
-        g = self._int_gain(self.gain_fixed, q16)[None, :, None, None]
+        g = self._int_gain(self.gain_fixed, q16).view((1, -1) + (1,) * (params.dim() - 2))
         mu_g = shift_round(mu * g, FRAC_G)
         sigma_g = shift_round(sigma * g, FRAC_G)
         idx = torch.searchsorted(self.scale_bounds, sigma_g.reshape(-1).contiguous()).reshape(sigma_g.shape)
@@ -126,10 +140,19 @@ class HyperpriorCodec:
                 y_r, z_b = refine_latents(self.model, x[b:b + 1], y_g.float().to(self.device), z_b, gains,
                                           self.lmbda(q16), EFFORT_ITERATIONS[effort])
                 y_g = y_r.cpu().to(torch.float64)
-            z_stream, z_hat, idx, mu_g = self.code_hyper(z_b, q16)
-            symbols = torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
-            results.append(([z_stream, self.y_coder.encode(symbols, idx)], (self.digest(z_hat), self.digest(symbols))))
+            z_stream, side = self.code_hyper(z_b, q16)
+            y_stream, symbols = self.code_latent(y_g, side, q16)
+            results.append(([z_stream, y_stream], (self.digest(side.z_hat), self.digest(symbols))))
         return results
+
+    def code_latent(self, y_g: Tensor, side: Side, q16: int) -> tuple[bytes, Tensor]:
+        """Gained latent (float64) under the hyperprior's parameters -> (y stream, integer symbols)."""
+        symbols = torch.round(y_g - side.mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
+        return self.y_coder.encode(symbols, side.idx), symbols
+
+    def parse_latent(self, stream: bytes, side: Side, q16: int) -> tuple[Tensor, Tensor]:
+        """Decoder side of ``code_latent``: (integer symbols, the gained means they are offsets from)."""
+        return self.y_coder.decode(stream, side.idx), side.mu_g
 
     def decompress(self, streams: list[bytes], height: int, width: int, q16: int,
                    digests: tuple[int, int]) -> Tensor:
@@ -145,8 +168,8 @@ class HyperpriorCodec:
         integer path), then one synthesis pass makes all the pixels, [B, 3, height, width]."""
         y_hats = []
         for streams, digests in items:
-            _, idx, mu_g = self.parse_hyper(streams[0], digests[0], height, width, q16)
-            symbols = self.y_coder.decode(streams[1], idx)
+            side = self.parse_hyper(streams[0], digests[0], height, width, q16)
+            symbols, mu_g = self.parse_latent(streams[1], side, q16)
             if self.digest(symbols) != digests[1]:
                 raise FormatError("corrupted .aec payload: latent symbols fail their check")
             y_hats.append(symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A))
@@ -163,22 +186,19 @@ class HyperpriorCodec:
         g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
         return x, y, z, g
 
-    def code_hyper(self, z: Tensor, q16: int) -> tuple[bytes, Tensor, Tensor, Tensor]:
-        """Gained hyper-latent [1, N, h, w] -> (z stream, integer z, scale table indexes, gained means in
-        FRAC_A fixed point): the side information every latent symbol is coded under."""
+    def code_hyper(self, z: Tensor, q16: int) -> tuple[bytes, Side]:
+        """Gained hyper-latent [1, N, h, w] -> (z stream, the side information every latent symbol is coded
+        under)."""
         z_hat = torch.round(z).cpu().to(torch.int64)
-        idx, mu_g = self._parameters(z_hat, q16)
-        return self.z_coder.encode(z_hat, self._z_indexes(z_hat.shape)), z_hat, idx, mu_g
+        return self.z_coder.encode(z_hat, self._z_indexes(z_hat.shape)), self.side(z_hat, q16)
 
-    def parse_hyper(self, stream: bytes, digest: int, height: int, width: int,
-                    q16: int) -> tuple[Tensor, Tensor, Tensor]:
-        """Decoder side of ``code_hyper``: (integer z, scale table indexes, gained means), z checked."""
+    def parse_hyper(self, stream: bytes, digest: int, height: int, width: int, q16: int) -> Side:
+        """Decoder side of ``code_hyper``: the side information, z checked."""
         s = self.model.stride
         z_hat = self.z_coder.decode(stream, self._z_indexes((1, self.model.config.N, height // s, width // s)))
         if self.digest(z_hat) != digest:
             raise FormatError("corrupted .aec payload: hyper-latent symbols fail their check")
-        idx, mu_g = self._parameters(z_hat, q16)
-        return z_hat, idx, mu_g
+        return self.side(z_hat, q16)
 
     def synthesize(self, y_hat_g: Tensor, q16: int) -> Tensor:
         """Gained decoded latents [B, M, h, w] (float64) -> pixels [B, 3, H, W] in [0, 1], thread-invariant."""

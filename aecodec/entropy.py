@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from compressai._CXX import pmf_to_quantized_cdf
@@ -105,9 +106,16 @@ class RansCoder:
             self.cdfs, self.lengths, self.offsets)
 
     def decode(self, data: bytes, indexes: Tensor) -> Tensor:
-        n = indexes.numel()
+        return self.reader(data, indexes.numel())(indexes)
+
+    def reader(self, data: bytes, total: int) -> Callable[[Tensor], Tensor]:
+        """Decode one stream in parts: each call takes the next ``indexes.numel()`` symbols (of ``total``), so
+        the indexes of a later part may depend on the symbols of an earlier one (context models)."""
         # The C++ decoder does not bound its reads; zero padding keeps a damaged stream inside the buffer.
-        padded = data + bytes(4 * n + 64)
-        out = RansDecoder().decode_with_indexes(padded, indexes.reshape(-1).int().tolist(),
-                                                self.cdfs, self.lengths, self.offsets)
-        return torch.tensor(out, dtype=torch.int64).reshape(indexes.shape)
+        dec = RansDecoder()
+        dec.set_stream(data + bytes(4 * total + 64))
+
+        def read(indexes: Tensor) -> Tensor:
+            out = dec.decode_stream(indexes.reshape(-1).int().tolist(), self.cdfs, self.lengths, self.offsets)
+            return torch.tensor(out, dtype=torch.int64).reshape(indexes.shape)
+        return read

@@ -76,12 +76,19 @@ class IntLayer:
             raise ValueError(f"fixed-point layer may exceed 2^53 ({bound:.3g}): weights too large")
 
     def __call__(self, x: Tensor) -> Tensor:
+        return self.finish(self.accumulate(x), self.bias)
+
+    def accumulate(self, x: Tensor) -> Tensor:
+        """The layer's sums before bias, rounding and activation (FRAC_A + FRAC_W fractional bits)."""
         if self.transposed:
-            acc = int_conv_transpose2d(x, self.weight, self.stride, self.padding, self.output_padding)
-        else:
-            p = self.padding
-            acc = int_conv2d(x, self.weight, self.stride, (p, p, p, p))
-        y = shift_round(acc + self.bias[None, :, None, None], FRAC_W)
+            return int_conv_transpose2d(x, self.weight, self.stride, self.padding, self.output_padding)
+        p = self.padding
+        return int_conv2d(x, self.weight, self.stride, (p, p, p, p))
+
+    def finish(self, acc: Tensor, bias: Tensor) -> Tensor:
+        """Add ``bias`` (|bias| within the one the layer was checked with), round, activate, clamp."""
+        shape = (1, -1) + (1,) * (acc.dim() - 2)
+        y = shift_round(acc + bias.view(shape), FRAC_W)
         if self.relu:
             y = y.clamp_min(0)
         return y.clamp(-ACT_LIMIT, ACT_LIMIT)
@@ -108,3 +115,50 @@ class IntHyperSynthesis:
         for layer in self.layers:
             x = layer(x)
         return x
+
+
+def _int_layer(conv: nn.Conv2d, relu: bool, bias_bound: Tensor | None = None) -> IntLayer:
+    """Fixed-point copy of a convolution, its exact range checked with biases up to ``bias_bound``."""
+    bias = to_fixed(conv.bias, FRAC_W + FRAC_A)
+    layer = IntLayer(to_fixed(conv.weight, FRAC_W), bias if bias_bound is None else bias_bound, False,
+                     conv.stride[0], conv.padding[0], 0, relu)
+    layer.bias = bias
+    return layer
+
+
+class IntCheckerboard:
+    """Exact integer twin of ``aecodec.models.context.CheckerboardContext``, evaluated only where it is used:
+    at the non-anchor positions, and only over the kernel taps that land on anchors (the rest read zeros), a
+    quarter of a full convolution's work."""
+
+    def __init__(self, ctx: nn.Module):
+        self.level_bias = to_fixed(ctx.level_bias, FRAC_W + FRAC_A)  # [L, width]
+        conv_bias = to_fixed(ctx.ctx.bias, FRAC_W + FRAC_A)
+        self.ctx = _int_layer(ctx.ctx, True, conv_bias.abs() + self.level_bias.abs().amax(0))
+        k = ctx.ctx.kernel_size[0]
+        # from a non-anchor (row + column odd) the anchors lie at offsets whose row + column is odd
+        self.taps = [(i, j) for i in range(k) for j in range(k) if (i + j) % 2 == 1]
+        rows, cols = zip(*self.taps)
+        w = self.ctx.weight[:, :, list(rows), list(cols)]  # [width, M, taps]
+        self.tap_weight = w.reshape(w.shape[0], -1).to(torch.float64)
+        convs = [m for m in ctx.ep if isinstance(m, nn.Conv2d)]
+        self.ep = [_int_layer(m, i + 1 < len(convs)) for i, m in enumerate(convs)]
+        self.kernel = k
+
+    def __call__(self, anchors: Tensor, params: Tensor, level_bias: Tensor, where: Tensor) -> Tensor:
+        """anchors: int64 [1, M, h, w] ungained decoded latents, zero off the anchors; params: the hyperprior's
+        int64 (mean, scale) [1, 2M, h, w]; level_bias: int64 [width] (rows of ``level_bias``, interpolated);
+        where: bool [h, w], the non-anchors -> corrected (mean, scale) int64 [2M, n] at the n positions of
+        ``where`` (row-major), FRAC_A fixed point."""
+        r = self.kernel // 2
+        xp = F.pad(anchors[0].clamp(-ACT_LIMIT, ACT_LIMIT).to(torch.float64), (r, r, r, r))
+        ii, jj = where.nonzero(as_tuple=True)
+        cols = torch.stack([xp[:, ii + i, jj + j] for i, j in self.taps], 1)  # [M, taps, n]
+        acc = (self.tap_weight @ cols.reshape(-1, len(ii))).to(torch.int64)
+        feat = self.ctx.finish(acc[None], self.ctx.bias + level_bias)[0]
+        p = params[0][:, where].clamp(-ACT_LIMIT, ACT_LIMIT)
+        x = torch.cat([p, feat])
+        for layer in self.ep:
+            m = layer.weight[:, :, 0, 0].to(torch.float64)
+            x = layer.finish((m @ x.to(torch.float64)).to(torch.int64)[None], layer.bias)[0]
+        return p + x

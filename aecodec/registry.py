@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ModelMismatchError, UnknownCodecError
-from .weightfile import WEIGHTS_DIR, file_hash, load_hyperprior, load_signal, load_vqvae
+from .weightfile import WEIGHTS_DIR, file_hash, load_context, load_hyperprior, load_signal, load_vqvae
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,14 @@ def _load(name: str, device: str):
         raise ModelMismatchError(f"weights of codec {name!r} are missing: {info.weights_path}")
     return info.loader(info.weights_path, device)
 
+
+# The first registered codec is the default.
+register(CodecInfo(
+    name="hyperprior-ctx", codec_id=5, weights="hyperprior_ctx.safetensors", qualities=tuple(range(1, 11)),
+    default_quality=6, loader=load_context,
+    description="the hyperprior plus a checkerboard context model (half the latents predicted from the other "
+                "half, two-pass decoding): the same pixels as hyperprior in 0.5-3.7% fewer bytes",
+))
 
 register(CodecInfo(
     name="hyperprior", codec_id=1, weights="hyperprior.safetensors", qualities=tuple(range(1, 11)),

@@ -73,7 +73,7 @@ def latent_pairs(hp, y: Tensor, hq16: int, top: int) -> tuple[Tensor, Tensor, Te
     point): what the encoder quantizes, shared by the codec, its training and its measurements."""
     m = hp.model
     z_hat = torch.round(m.h_a(y) * hp._float_gain(m.log_hyper_gain, hq16)).cpu().to(torch.int64)
-    idx, mu_g = hp._parameters(z_hat, hq16)
+    _, _, idx, mu_g = hp.side(z_hat, hq16)
     g = hp._int_gain(hp.gain_fixed, hq16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
     v = y.cpu().to(torch.float64) * g - mu_g.to(torch.float64) / (1 << FRAC_A)
     return z_hat, pair_vectors(v), classes_of(idx).clamp(max=top), mu_g
@@ -120,7 +120,7 @@ class VQCodec:
         x, y, z, g = hp.analyze(x, hq16)
         results = []
         for b in range(x.shape[0]):
-            z_stream, z_hat, idx, mu_g = hp.code_hyper(z[b:b + 1], hq16)
+            z_stream, (z_hat, _, idx, mu_g) = hp.code_hyper(z[b:b + 1], hq16)
             v = y[b:b + 1].cpu().to(torch.float64) * g - mu_g.to(torch.float64) / (1 << FRAC_A)
             cls = classes_of(idx).clamp(max=self.top[q])
             codes = self.nearest(q, cls, pair_vectors(v))
@@ -147,7 +147,7 @@ class VQCodec:
         q, hq16 = self._level(q16)
         y_hats = []
         for streams, digests in items:
-            _, idx, mu_g = self.hp.parse_hyper(streams[0], digests[0], height, width, hq16)
+            _, _, idx, mu_g = self.hp.parse_hyper(streams[0], digests[0], height, width, hq16)
             cls = classes_of(idx).clamp(max=self.top[q])
             codes = self._decode(q, cls, streams[1])
             if self.hp.digest(codes) != digests[1]:

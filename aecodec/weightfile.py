@@ -69,6 +69,44 @@ def load_hyperprior(path: Path, device: str = "cpu"):
                            table_from_tensors("table.y", tensors), device)
 
 
+def export_context(context, path: Path, provenance: dict | None = None) -> Path:
+    """A trained checkerboard context model -> its weights file: fp16 parameters, its config, and the SHA-256 of
+    the ``hyperprior`` weights it was trained for (not copied: the hash pins them)."""
+    from .fixedpoint import IntCheckerboard
+    from .registry import get_codec
+
+    params = {k: v.detach().half().contiguous() for k, v in context.state_dict().items()}
+    context.load_state_dict({k: v.float() for k, v in params.items()})
+    IntCheckerboard(context)  # raises if a layer could leave the exact range
+    meta = {"family": "context", "config": json.dumps(context.config.to_dict()),
+            "base_sha256": file_hash(get_codec("hyperprior").weights_path).hex()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(params, str(path), metadata=meta)
+    if provenance is not None:
+        path.with_suffix(".json").write_text(json.dumps(provenance, indent=1) + "\n")
+    file_hash.cache_clear()
+    return path
+
+
+def load_context(path: Path, device: str = "cpu"):
+    """Context weights file -> a ready ``CheckerboardCodec`` over the installed ``hyperprior`` (which must be
+    the weights it was trained for)."""
+    from safetensors import safe_open
+
+    from .ctxcodec import CheckerboardCodec
+    from .models.context import CheckerboardContext, ContextConfig
+    from .registry import get_codec
+
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    base = get_codec("hyperprior")
+    if file_hash(base.weights_path).hex() != meta["base_sha256"]:
+        raise ValueError(f"{path.name} was trained for other weights of the hyperprior codec")
+    context = CheckerboardContext(ContextConfig.from_dict(json.loads(meta["config"])))
+    context.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
+    return CheckerboardCodec(base.load(device), context)
+
+
 def export_signal(model, path: Path, provenance: dict | None = None) -> Path:
     """Signal autoencoder -> fp16 safetensors (the decoder's fixed-point twin is rebuilt from these values)."""
     tensors = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}

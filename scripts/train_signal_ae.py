@@ -8,12 +8,9 @@ factorized entropy model (CompressAI's EntropyBottleneck): the residual coder pa
 each halving of the prediction error, so lambda ~ 100 balances the two. About a minute on 2 CPU cores.
 """
 import argparse
-import json
-import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from compressai.entropy_models import EntropyBottleneck
 

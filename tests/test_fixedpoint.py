@@ -1,7 +1,8 @@
 import torch
 import torch.nn.functional as F
 
-from aecodec.fixedpoint import FRAC_A, IntHyperSynthesis, int_conv2d, int_conv_transpose2d
+from aecodec.fixedpoint import FRAC_A, IntCheckerboard, IntHyperSynthesis, int_conv2d, int_conv_transpose2d
+from aecodec.models.context import CheckerboardContext, ContextConfig, anchor_mask
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 
 
@@ -37,3 +38,26 @@ def test_integer_hyper_synthesis_tracks_float_and_ignores_threads():
         torch.set_num_threads(before)
     assert torch.equal(one, two)
     assert (one.double() / (1 << FRAC_A) - ref.double()).abs().max() < 0.02
+
+
+def test_integer_checkerboard_tracks_float_at_the_non_anchors_and_ignores_threads():
+    torch.manual_seed(1)
+    ctx = CheckerboardContext(ContextConfig(M=12, levels=3, width=8, hidden=10))
+    torch.nn.init.normal_(ctx.ep[-1].weight, std=0.1)
+    torch.nn.init.normal_(ctx.level_bias, std=0.1)
+    anchor = anchor_mask(5, 6)
+    y = torch.where(anchor, torch.randn(1, 12, 5, 6) * 3, 0).round()
+    params = torch.randn(1, 24, 5, 6).abs()
+    ref = ctx(y, params, torch.tensor([2]))[0][:, ~anchor[0, 0]]
+    ic = IntCheckerboard(ctx)
+    fixed = [(t * (1 << FRAC_A)).round().long() for t in (y, params)]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = ic(*fixed, ic.level_bias[2], ~anchor[0, 0])
+        torch.set_num_threads(2)
+        two = ic(*fixed, ic.level_bias[2], ~anchor[0, 0])
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two) and one.shape == (24, 15)
+    assert (one.double() / (1 << FRAC_A) - ref.double()).abs().max() < 0.01
