@@ -23,6 +23,16 @@ def file_hash(path: Path) -> bytes:
     return hashlib.sha256(path.read_bytes()).digest()
 
 
+def _write(path: Path, tensors: dict[str, Tensor], meta: dict[str, str], provenance: dict | None) -> Path:
+    """Save a weights file (and its provenance JSON beside it, when given); forget cached hashes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=meta)
+    if provenance is not None:
+        path.with_suffix(".json").write_text(json.dumps(provenance, indent=1) + "\n")
+    file_hash.cache_clear()
+    return path
+
+
 def export_hyperprior(state: dict[str, Tensor], config: HyperpriorConfig, path: Path,
                       provenance: dict | None = None) -> Path:
     """Write a trained model as a shippable weights file: fp16 parameters, then everything the decoder needs
@@ -40,12 +50,7 @@ def export_hyperprior(state: dict[str, Tensor], config: HyperpriorConfig, path: 
     tensors.update(table_tensors("table.z", bottleneck_tables(model.entropy_bottleneck)))
     tensors.update(table_tensors("table.y", gaussian_tables()))
     meta = {"family": "hyperprior", "config": json.dumps(config.to_dict())}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=meta)
-    if provenance is not None:
-        path.with_suffix(".json").write_text(json.dumps(provenance, indent=1) + "\n")
-    file_hash.cache_clear()
-    return path
+    return _write(path, tensors, meta, provenance)
 
 
 def load_hyperprior(path: Path, device: str = "cpu"):
@@ -80,12 +85,7 @@ def export_context(context, path: Path, provenance: dict | None = None) -> Path:
     IntCheckerboard(context)  # raises if a layer could leave the exact range
     meta = {"family": "context", "config": json.dumps(context.config.to_dict()),
             "base_sha256": file_hash(get_codec("hyperprior").weights_path).hex()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(params, str(path), metadata=meta)
-    if provenance is not None:
-        path.with_suffix(".json").write_text(json.dumps(provenance, indent=1) + "\n")
-    file_hash.cache_clear()
-    return path
+    return _write(path, params, meta, provenance)
 
 
 def load_context(path: Path, device: str = "cpu"):
@@ -110,12 +110,7 @@ def load_context(path: Path, device: str = "cpu"):
 def export_signal(model, path: Path, provenance: dict | None = None) -> Path:
     """Signal autoencoder -> fp16 safetensors (the decoder's fixed-point twin is rebuilt from these values)."""
     tensors = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata={"family": "signal"})
-    if provenance is not None:
-        path.with_suffix(".json").write_text(json.dumps(provenance, indent=1) + "\n")
-    file_hash.cache_clear()
-    return path
+    return _write(path, tensors, {"family": "signal"}, provenance)
 
 
 def load_signal(path: Path, device: str = "cpu"):
