@@ -15,9 +15,11 @@ from .models.context import CheckerboardContext, anchor_mask
 
 
 class CheckerboardCodec(HyperpriorCodec):
+    """A loaded ``hyperprior`` codec plus the integer twin of a trained context model. The base's model, integer
+    hyper-synthesis and tables are shared, not copied: both codecs can be loaded at once for the price of one."""
+
     def __init__(self, base: HyperpriorCodec, context: CheckerboardContext):
         self.__dict__.update(base.__dict__)
-        self.context = context.eval()
         self.int_context = IntCheckerboard(context)
 
     def _second_pass(self, symbols: Tensor, side: Side, q16: int) -> tuple[Tensor, Tensor, Tensor]:
