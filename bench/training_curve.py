@@ -6,7 +6,8 @@
 Reads each run's ``log.csv`` (written by ``aecodec train``): the ``seconds`` column restarts at every resume, so
 wall time is accumulated across restarts. CPU-hours = wall hours x the run's threads (an upper bound on a shared
 machine). ``--baseline`` is the validation loss of the starting weights on the same crops, so each point is
-also given as a relative change (negative = better). Writes the points as JSON and a PNG plot beside it.
+also given as a relative change (negative = better); ``--reference`` draws the shipped weights' loss as a line
+for runs from scratch. Writes the points as JSON and a PNG plot beside it.
 """
 from __future__ import annotations
 
@@ -56,10 +57,13 @@ def main() -> None:
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--baseline", type=float, default=None, help="validation loss of the starting weights")
     p.add_argument("--out", type=Path, default=Path("bench/results/training/cpu_curve.json"))
+    p.add_argument("--reference", type=float, default=None,
+                   help="validation loss of the shipped weights, drawn as a line (for runs from scratch)")
     p.add_argument("--title", default="")
     p.add_argument("--log-y", action="store_true", help="logarithmic loss axis (runs from scratch)")
     a = p.parse_args()
-    result = {"baseline_val_loss": a.baseline, "runs": [run_points(r, a.baseline) for r in a.runs]}
+    result = {"baseline_val_loss": a.baseline, "reference_val_loss": a.reference,
+              "runs": [run_points(r, a.baseline) for r in a.runs]}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=1) + "\n")
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -70,8 +74,8 @@ def main() -> None:
         if any("ema_val_loss" in q for q in r["points"]):
             ema = start + [(q["cpu_hours"], q.get("ema_val_loss", float("nan"))) for q in r["points"]]
             ax.plot(*zip(*ema), "s--", label=f"{r['run']} (EMA weights)")
-    if a.baseline:
-        ax.axhline(a.baseline, color="grey", lw=0.8, label="shipped weights")
+    if a.baseline or a.reference:
+        ax.axhline(a.baseline or a.reference, color="grey", lw=0.8, label="shipped weights")
     ax.set_xlabel("CPU-hours (wall x threads)")
     ax.set_ylabel("validation RD loss (mean over the levels)")
     if a.log_y:

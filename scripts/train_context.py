@@ -19,13 +19,12 @@ from pathlib import Path
 import torch
 
 from aecodec.data import random_crops, resolve_images, split
-from aecodec.models.context import CheckerboardContext, ContextConfig, anchor_mask
+from aecodec.models.context import CheckerboardContext, ContextConfig, checkerboard_bits
 from aecodec.optim import cosine_lr
 from aecodec.registry import get_codec
 from aecodec.weightfile import export_context
 
 ROOT = Path(__file__).resolve().parent.parent
-SCALE_BOUND = 0.11  # the smallest scale of the coding table (aecodec.entropy.scale_table)
 
 
 def base_model():
@@ -50,49 +49,6 @@ def latents(args) -> None:
     torch.save({"train": out["train"], "val": out["val"]}, Path(args.out) / "latents.pt")
 
 
-def discrete_bits(v: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """-log2 P(v) for a zero-mean Gaussian of ``scale`` integrated over [v - 1/2, v + 1/2]."""
-    s = scale.clamp_min(SCALE_BOUND)
-    half = torch.distributions.Normal(0.0, 1.0)
-    # upper tail form: accurate for large |v| (CompressAI's _likelihood does the same)
-    a = (0.5 - v.abs()) / s
-    b = (-0.5 - v.abs()) / s
-    p = half.cdf(a) - half.cdf(b)
-    return -torch.log2(p.clamp_min(1e-9))
-
-
-@torch.no_grad()
-def hyper_side(base, y: torch.Tensor, level: torch.Tensor):
-    """Frozen base: (gain [B, M, 1, 1], hyperprior (mean, scale) ungained [B, 2M, h, w], z bits per sample)."""
-    g, _, hg, ihg = base.gains(level)
-    z_hat = torch.round(base.h_a(y) * hg)
-    params = base.h_s(z_hat * ihg)
-    _, z_lik = base.entropy_bottleneck(z_hat, training=False)
-    return g, params, -torch.log2(z_lik).flatten(1).sum(1)
-
-
-def context_rate(ctx, base, y: torch.Tensor, level: torch.Tensor, noise: str):
-    """(bits of the non-anchors under the context model [B], their bits under the hyperprior [B],
-    bits of the anchors [B], z bits [B])."""
-    g, params, z_bits = hyper_side(base, y, level)
-    mu, sigma = params.chunk(2, 1)
-    y_g = y * g
-    mask = anchor_mask(*y.shape[-2:], y.device)
-    s = torch.round(y_g - mu * g)
-    anchors = torch.where(mask, (s + mu * g) / g, torch.zeros_like(y))
-    mu2, sigma2 = ctx(anchors, params, level).chunk(2, 1)
-    r = y_g - mu2 * g
-    if noise == "noise":
-        r = r + torch.empty_like(r).uniform_(-0.5, 0.5)
-    elif noise == "round":  # the real symbol; the mean learns through a straight-through estimate
-        r = r + (torch.round(r) - r).detach()
-    else:
-        r = torch.round(r)
-    ctx_bits = (discrete_bits(r, sigma2 * g) * ~mask).flatten(1).sum(1)
-    hyp = discrete_bits(s, sigma * g)
-    return ctx_bits, (hyp * ~mask).flatten(1).sum(1), (hyp * mask).flatten(1).sum(1), z_bits
-
-
 @torch.no_grad()
 def validate(ctx, base, val: torch.Tensor) -> dict:
     """Real (rounded) bits over all levels: total with the context model vs the hyperprior alone."""
@@ -104,7 +60,7 @@ def validate(ctx, base, val: torch.Tensor) -> dict:
         for i in range(0, len(val), 32):
             y = val[i:i + 32].float()
             level = torch.full((len(y),), lvl, dtype=torch.long)
-            c, h, anc, z = context_rate(ctx, base, y, level, noise="")
+            c, h, anc, z = checkerboard_bits(ctx, base, y, level, noise="")
             a += (c + anc + z).sum().item()
             b += (h + anc + z).sum().item()
         per_level.append(a / b - 1)
@@ -140,7 +96,7 @@ def train(args) -> None:
             group["lr"] = cosine_lr(step, args.lr, args.warmup, args.steps, 0.03)
         idx = torch.randint(len(tr), (args.batch,), generator=gen)
         level = torch.randint(base.num_levels, (args.batch,), generator=gen)
-        c, h, _, _ = context_rate(ctx, base, tr[idx].float(), level, noise=args.rate)
+        c, h, _, _ = checkerboard_bits(ctx, base, tr[idx].float(), level, noise=args.rate)
         loss = c.mean() / (256 * 256)  # bpp of the non-anchors
         opt.zero_grad(set_to_none=True)
         loss.backward()
