@@ -145,9 +145,14 @@ class HyperpriorCodec:
             results.append(([z_stream, y_stream], (self.digest(side.z_hat), self.digest(symbols))))
         return results
 
+    @staticmethod
+    def symbols(y_g: Tensor, mu_g: Tensor) -> Tensor:
+        """The integers coded for gained latents (float64) under gained means (FRAC_A fixed point)."""
+        return torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
+
     def code_latent(self, y_g: Tensor, side: Side, q16: int) -> tuple[bytes, Tensor]:
         """Gained latent (float64) under the hyperprior's parameters -> (y stream, integer symbols)."""
-        symbols = torch.round(y_g - side.mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
+        symbols = self.symbols(y_g, side.mu_g)
         return self.y_coder.encode(symbols, side.idx), symbols
 
     def parse_latent(self, stream: bytes, side: Side, q16: int) -> tuple[Tensor, Tensor]:

@@ -37,9 +37,9 @@ class CheckerboardCodec(HyperpriorCodec):
         return rest, idx[0], mu2[0]
 
     def code_latent(self, y_g: Tensor, side: Side, q16: int) -> tuple[bytes, Tensor]:
-        symbols = torch.round(y_g - side.mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
+        symbols = self.symbols(y_g, side.mu_g)
         rest, idx2, mu2 = self._second_pass(symbols, side, q16)
-        s2 = torch.round(y_g[0][:, rest] - mu2.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
+        s2 = self.symbols(y_g[0][:, rest], mu2)
         symbols[0][:, rest] = s2
         order = torch.cat([symbols[0][:, ~rest].reshape(-1), s2.reshape(-1)])
         indexes = torch.cat([side.idx[0][:, ~rest].reshape(-1), idx2.reshape(-1)])
