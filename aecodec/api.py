@@ -11,11 +11,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import bitstream
-from .bitstream import Container
+from .format import container as bitstream
+from .format.container import Container
 from .errors import AecError, FormatError, InputImageError, ModelMismatchError, UnknownCodecError
 from .image import join_image, open_image, pad_to, split_image, to_uint8
-from .refine import EFFORT_ITERATIONS
+from .codecs.refine import EFFORT_ITERATIONS
 from .registry import CodecInfo, codec_by_id, get_codec
 
 TILE = 1024  # tile side for large images: bounds memory, multiple of every model stride
@@ -56,7 +56,7 @@ def encode(image: str | Path | Image.Image, codec: str | None = None, quality: f
     """Compress an image (path or PIL image) to .aec bytes. ``quality`` may be fractional (1/16 steps).
     ``tile``: tile side in pixels (a multiple of 64 from 256 to 4096) to bound memory, or 0 for one tile;
     by default images above 2.4 megapixels use 1024-pixel tiles. ``effort`` 0..3 spends more encode time on
-    smaller files (per-image latent refinement, ``aecodec.refine``); decoding is unaffected."""
+    smaller files (per-image latent refinement, ``aecodec.codecs.refine``); decoding is unaffected."""
     return encode_many([image], codec, quality, device, tile, effort)[0]
 
 
@@ -235,8 +235,8 @@ def decode_many(datas: list[bytes], device: str = "cpu", batch_size: int = 1) ->
 
 def encode_array(array, bound: float, codec: str = "signal") -> bytes:
     """Compress a 1-D or 2-D float array (or a .npy path) so that every decoded value is within ``bound`` of
-    the original (guaranteed; see ``aecodec.datacodec``)."""
-    from .datacodec import WINDOW, load_array, params_bytes
+    the original (guaranteed; see ``aecodec.codecs.signal``)."""
+    from .codecs.signal import WINDOW, load_array, params_bytes
 
     info = get_codec(codec)
     if info.kind != "array":
@@ -257,7 +257,7 @@ def encode_array(array, bound: float, codec: str = "signal") -> bytes:
 
 def decode_array(data: bytes) -> np.ndarray:
     """Decompress an array .aec file to a numpy array of the original shape and dtype."""
-    from .datacodec import read_params
+    from .codecs.signal import read_params
 
     c, info = _checked(bytes(data))
     if info.kind != "array" or c.mode != "F":
@@ -314,7 +314,7 @@ def inspect(data: bytes) -> FileInfo:
         decodable = False
     pixels = c.width * c.height
     if c.mode == "F" and c.streams:
-        from .datacodec import read_params
+        from .codecs.signal import read_params
 
         p = read_params(c.streams[0])
         values = max(1, p["n"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageFile
 
-from .bitstream import MAGIC
+from .format.container import MAGIC
 
 
 def _accept(prefix: bytes) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ModelMismatchError, UnknownCodecError
-from .weightfile import WEIGHTS_DIR, file_hash, load_context, load_hyperprior, load_signal, load_vqvae
+from .codecs.weights import WEIGHTS_DIR, file_hash, load_context, load_hyperprior, load_signal, load_vqvae
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from aecodec.metrics import bd_rate
+from aecodec.eval.metrics import bd_rate
 
 ANCHORS = Path(__file__).resolve().parent.parent.parent / "shared" / "anchors" / "kodak_published.json"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from aecodec.data import random_crops, resolve_images, split
+from aecodec.training.data import random_crops, resolve_images, split
 from aecodec.registry import get_codec
 
 

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from aecodec.baselines import BASELINES
+from aecodec.eval.baselines import BASELINES
 
 res = json.loads((Path(sys.argv[1]) / "results.json").read_text())
 print(f"Dataset `{res['dataset']}`, {len(res['images'])} images; bpp from real file bytes, PSNR and MS-SSIM on RGB,"

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 import aecodec
-from aecodec.metrics import psnr
+from aecodec.eval.metrics import psnr
 from memory import mosaic, photo_args  # bench/memory.py
 
 a, width, height = photo_args(__doc__, 2)

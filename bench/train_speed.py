@@ -2,7 +2,7 @@
 
     python bench/train_speed.py [--batch 4] [--patch 256] [--steps 12] [--out bench/results/train_speed.json]
 
-One step is what ``aecodec.train`` does: forward at random levels, RD loss, backward, clipping, Adam. Each
+One step is what ``aecodec.training.loop`` does: forward at random levels, RD loss, backward, clipping, Adam. Each
 variant gets warm-up steps (compilation included there, and reported apart), then ``--steps`` timed steps;
 the medians decide whether a variant pays off (ratio = variant / channels_last seconds per step, below 1 =
 faster). ``channels_last`` is what ``aecodec train`` runs (its batches are NHWC views), ``compile`` adds
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from aecodec.losses import rd_loss
+from aecodec.training.losses import rd_loss
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 import aecodec
-from aecodec.data import resolve_images
+from aecodec.training.data import resolve_images
 
 out = Path(sys.argv[1])
 res = json.loads((out / "results.json").read_text())

@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 import aecodec
-from aecodec.data import resolve_images
+from aecodec.training.data import resolve_images
 from aecodec.image import pad_to, split_image
-from aecodec.index_coding import cross_entropy_bits
-from aecodec.vqcodec import latent_pairs
+from aecodec.coding.ans import cross_entropy_bits
+from aecodec.codecs.vq import latent_pairs
 
 
 def main() -> None:

@@ -227,7 +227,7 @@ def _decoded_bytes(input: Path, out: Path | None, device: str) -> bytes:
     """Decode a file (or stdin, '-') and encode the image in the format of ``out``'s suffix (PNG for stdout)."""
     data = click.get_binary_stream("stdin").read() if str(input) == "-" else _read(input)
     if aecodec.inspect(data).mode == "F":
-        from aecodec.datacodec import to_npy
+        from aecodec.codecs.signal import to_npy
 
         if not _to_stdout(out) and out.suffix.lower() != ".npy":
             raise OutputError(f"this .aec file holds an array: write it to a .npy file, not {out.name}")
@@ -258,7 +258,7 @@ def _encode_data(src, s: dict) -> bytes:
 
     t = time.perf_counter()
     if s["bpp"] is not None or s["size"] is not None or s["psnr"] is not None:
-        from aecodec.ratecontrol import encode_to_target
+        from aecodec.eval.ratecontrol import encode_to_target
 
         data = encode_to_target(src, bpp=s["bpp"], max_bytes=_parse_size(s["size"]) if s["size"] else None,
                                 psnr=s["psnr"], codec=s["codec"], device=_device(s["device"]), effort=s["effort"])
@@ -322,7 +322,7 @@ def _batch(kind: str, folder: Path, out_dir: Path | None, settings: dict, force:
 
     from tqdm import tqdm
 
-    from aecodec.data import IMAGE_SUFFIXES
+    from aecodec.training.data import IMAGE_SUFFIXES
 
     out_dir = out_dir or folder
     if not out_dir.is_dir():
@@ -347,7 +347,7 @@ def _batch(kind: str, folder: Path, out_dir: Path | None, settings: dict, force:
         if batch > 1 and not targets:
             results = _batched_tasks(tasks, batch)
         else:
-            from aecodec.benchmark import init_worker
+            from aecodec.eval.benchmark import init_worker
 
             pool = stack.enter_context(ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
                                                            initializer=init_worker))
@@ -455,7 +455,7 @@ def denoise(input: Path, output: Path | None, force: bool) -> None:
 def bench(dataset: str, out: Path, codecs: str | None, limit: int | None, jobs: int, anchor: str) -> None:
     """Rate-distortion benchmark from real bytes: results.json, per_image.csv, PNG plots, BD-rate table."""
     from aecodec import benchmark
-    from aecodec.data import resolve_images
+    from aecodec.training.data import resolve_images
 
     def body():
         names = codecs.split(",") if codecs else benchmark.available_codecs()
@@ -481,7 +481,7 @@ def bench(dataset: str, out: Path, codecs: str | None, limit: int | None, jobs: 
 
 
 def _train_command() -> click.Command:
-    from aecodec.train import TrainOptions
+    from aecodec.training.loop import TrainOptions
 
     params = []
     for f in dataclasses.fields(TrainOptions):
@@ -493,7 +493,7 @@ def _train_command() -> click.Command:
             params.append(click.Option([flag, f.name], type=kind, default=f.default, show_default=True))
 
     def callback(**kw):
-        from aecodec.train import train
+        from aecodec.training.loop import train
 
         def body():
             best = train(TrainOptions(**kw))

@@ -7,7 +7,7 @@ used. Carry it with the device tool (`carry: [".pack/pack1.npz", ".whl"]`) and r
 import argparse
 from pathlib import Path
 
-from aecodec.data import random_crops, resolve_images, save_pack, split
+from aecodec.training.data import random_crops, resolve_images, save_pack, split
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument("--out", type=Path, required=True)

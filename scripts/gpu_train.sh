@@ -11,7 +11,7 @@ if [ "$mode" = start ]; then
   pack=$1; seconds=$2; shift 2
   mkdir -p $RUN
   cp "$pack" $RUN/pack.npz
-  PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 setsid nohup python3 -W ignore -m aecodec.train \
+  PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 setsid nohup python3 -W ignore -m aecodec.training.looping.loop \
     --data $RUN/pack.npz --out $RUN --device cuda --auto-steps-seconds "$seconds" --time-limit "$((seconds + 30))" \
     "$@" > $RUN/train.out 2>&1 < /dev/null &
   echo $! > $RUN/pid

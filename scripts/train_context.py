@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from aecodec.data import random_crops, resolve_images, split
+from aecodec.training.data import random_crops, resolve_images, split
 from aecodec.models.context import CheckerboardContext, ContextConfig, checkerboard_bits
-from aecodec.optim import cosine_lr
+from aecodec.training.optim import cosine_lr
 from aecodec.registry import get_codec
-from aecodec.weightfile import export_context
+from aecodec.codecs.weights import export_context
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 from aecodec.ae.analysis import psnr01
 from aecodec.ae.denoise import WEIGHTS, make_denoiser, save_denoiser
-from aecodec.data import random_crops, resolve_images, sample_batch, split
-from aecodec.optim import cosine_lr
+from aecodec.training.data import random_crops, resolve_images, sample_batch, split
+from aecodec.training.optim import cosine_lr
 
 
 def noisy(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -15,9 +15,9 @@ import torch
 from compressai.entropy_models import EntropyBottleneck
 
 from aecodec.ae.analysis import signals
-from aecodec.datacodec import CODE, WINDOW, SignalAE
-from aecodec.optim import cosine_lr
-from aecodec.weightfile import export_signal
+from aecodec.codecs.signal import CODE, WINDOW, SignalAE
+from aecodec.training.optim import cosine_lr
+from aecodec.codecs.weights import export_signal
 
 ROOT = Path(__file__).resolve().parent.parent
 

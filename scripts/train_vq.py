@@ -28,14 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecodec.data import random_crops, resolve_images, split
-from aecodec.fixedpoint import FRAC_A
-from aecodec.index_coding import quantize_probabilities
+from aecodec.training.data import random_crops, resolve_images, split
+from aecodec.coding.fixedpoint import FRAC_A
+from aecodec.coding.ans import quantize_probabilities
 from aecodec.registry import get_codec
-from aecodec.vq import kmeans
-from aecodec.models.vqvae import VQConfig, VQVAE
-from aecodec.vqcodec import CLASSES, LAGRANGE, export_vq, latent_pairs
-from aecodec.weightfile import file_hash
+from aecodec.models.quantizers import kmeans
+from aecodec.training.vqvae import VQConfig, VQVAE
+from aecodec.codecs.vq import CLASSES, LAGRANGE, export_vq, latent_pairs
+from aecodec.codecs.weights import file_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_REAL = 200  # vectors a class needs to be trained on real data

@@ -3,10 +3,10 @@ import random
 import pytest
 
 import aecodec
-from aecodec import bitstream
+from aecodec.format import container as bitstream
 from aecodec.errors import FormatError, InputImageError, ModelMismatchError, UnknownCodecError
 
-from .conftest import noise_image
+from tests.conftest import noise_image
 
 
 @pytest.fixture(scope="module")

@@ -153,7 +153,7 @@ def test_kill_9_leaves_no_partial_output(tmp_path):
 
     import aecodec
 
-    from .conftest import noise_image
+    from tests.conftest import noise_image
 
     src = tmp_path / "big.png"
     noise_image(1600, 1200).save(src)

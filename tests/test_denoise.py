@@ -4,7 +4,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from aecodec.ae.denoise import denoise
-from aecodec.metrics import psnr
+from aecodec.eval.metrics import psnr
 from cli.main import main
 
 

@@ -3,7 +3,7 @@ from PIL import Image
 
 import aecodec
 
-from .conftest import noise_image
+from tests.conftest import noise_image
 
 
 def test_pillow_opens_and_saves_aec(tmp_path):

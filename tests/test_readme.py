@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import KODAK
+from tests.conftest import KODAK
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"<!-- test: (\w+) -->\n```(\w+)\n(.*?)```", re.S)

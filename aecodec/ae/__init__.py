@@ -1,5 +1,5 @@
 """The autoencoder toolkit: classic architectures, losses and regularizers, sharing training utilities and
-metrics with the codecs (``aecodec.train``, ``aecodec.metrics``)."""
+metrics with the codecs (``aecodec.training.loop``, ``aecodec.eval.metrics``)."""
 from .losses import (bce, categorical_ce, contractive_autograd, contractive_sigmoid, gaussian_kl, kl_sparsity,
                      l1_sparsity, mse)
 from .models import AdversarialAE, ConvAE, DenseAE, Seq2SeqAE, StackedAE, TiedAE, VAE, init_weights, mlp

@@ -10,7 +10,7 @@ latents, which on this CPU costs minutes instead of the days a new transform cos
 The network sees ungained latents (its statistics are then the same at every quality) plus a learned per-level
 bias, and outputs a correction to the hyperprior's (mean, scale); the last layer starts at zero, so an untrained
 context model codes exactly like the hyperprior. ReLU only and 1x1 layers after the context convolution: its
-integer twin (``aecodec.fixedpoint.IntCheckerboard``) is exact.
+integer twin (``aecodec.coding.fixedpoint.IntCheckerboard``) is exact.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ class CheckerboardContext(nn.Module):
         return params + self.ep(torch.cat([params, feat], 1))
 
 
-SCALE_BOUND = 0.11  # the smallest scale of the coding table (aecodec.entropy.scale_table)
+SCALE_BOUND = 0.11  # the smallest scale of the coding table (aecodec.coding.tables.scale_table)
 
 
 def discrete_bits(v: Tensor, scale: Tensor) -> Tensor:

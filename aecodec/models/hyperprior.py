@@ -3,7 +3,7 @@
 One network serves every quality: quality level ``l`` scales the latent by a learned per-channel gain before
 rounding (a finer or coarser quantization step per channel) and by an inverse gain before synthesis. The
 hyper-synthesis predicts mean and scale of the *ungained* latent; the gained latent's parameters follow exactly
-(``mu * g``, ``sigma * g``), which lets the decoder compute them in fixed point (see ``aecodec.fixedpoint``).
+(``mu * g``, ``sigma * g``), which lets the decoder compute them in fixed point (see ``aecodec.coding.fixedpoint``).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.layers import GDN
 from torch import Tensor, nn
 
-from ..optim import checkpointed
+from torch.utils.checkpoint import checkpoint_sequential
 from .auxt import linear_analysis, linear_synthesis
 
 # CompressAI's zoo lambdas for MSE q1..q8: the training range of the quality levels.
@@ -53,7 +53,7 @@ def ste_round(x: Tensor) -> Tensor:
 
 
 class Hyperprior(nn.Module):
-    """Transforms and entropy models; coding itself lives in ``aecodec.codec``."""
+    """Transforms and entropy models; coding itself lives in ``aecodec.codecs.hyperprior``."""
 
     stride = 64  # 4 downsamplings in g_a, 2 more in h_a
 
@@ -71,7 +71,7 @@ class Hyperprior(nn.Module):
         self.h_a = nn.Sequential(
             conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N), nn.LeakyReLU(inplace=True), conv(N, N)
         )
-        # ReLU only: exact in integer arithmetic (aecodec.fixedpoint mirrors this structure).
+        # ReLU only: exact in integer arithmetic (aecodec.coding.fixedpoint mirrors this structure).
         self.h_s = nn.Sequential(
             deconv(N, N), nn.ReLU(inplace=True), deconv(N, N), nn.ReLU(inplace=True), conv(N, 2 * M, 3, 1)
         )
@@ -128,7 +128,9 @@ class Hyperprior(nn.Module):
     def _transform(self, seq: nn.Sequential, x: Tensor) -> Tensor:
         """Run a transform; with ``grad_checkpointing`` set, recompute its activations in the backward pass
         (less GPU memory for large batches or patches)."""
-        return checkpointed(seq, x) if self.grad_checkpointing else seq(x)
+        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint_sequential(seq, 2, x, use_reentrant=False)
+        return seq(x)
 
     def aux_loss(self) -> Tensor:
         return self.entropy_bottleneck.loss()

@@ -1,0 +1,213 @@
+"""The hyperprior codec: image tensor <-> entropy-coded streams, with bit-exact parsing.
+
+Parsing depends only on integers: z symbols, the integer hyper-synthesis (``aecodec.coding.fixedpoint``), integer gains
+and stored CDF tables. Floats touch only the analysis transform (the encoder's choice of symbols) and the
+synthesis transform (pixels).
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from contextlib import contextmanager
+from typing import Iterator, NamedTuple
+
+import torch
+from torch import Tensor
+
+from ..coding.tables import CdfTable, RansCoder
+from ..errors import FormatError
+from ..coding.fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, shift_round
+from ..models.hyperprior import Hyperprior
+from .refine import EFFORT_ITERATIONS, refine_latents
+
+QSTEPS = 16  # quality is stored in 1/16 steps: fractional qualities interpolate between trained levels
+
+
+@contextmanager
+def thread_invariant() -> Iterator[None]:
+    """oneDNN's transposed convolutions sum in an order that depends on the thread count; PyTorch's native
+    kernels do not. Decoded pixels then match for any thread count (about 25% slower synthesis)."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
+class Side(NamedTuple):
+    """What the hyper-latent tells the decoder about the latent, all integers: z symbols, ungained (mean, scale)
+    [1, 2M, h, w] and, gained for the quality, the scale table indexes and means (FRAC_A fixed point)."""
+
+    z_hat: Tensor
+    params: Tensor
+    idx: Tensor
+    mu_g: Tensor
+
+
+class HyperpriorCodec:
+    """A loaded model, ready to code (no update step): float transforms plus the integer parsing path."""
+
+    def __init__(self, model: Hyperprior, fixed: dict[str, Tensor], z_table: CdfTable, y_table: CdfTable,
+                 device: str = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
+        self.h_s = IntHyperSynthesis(model.h_s.cpu())
+        model.h_s.to(self.device)
+        self.gain_fixed = fixed["gain"].long()  # [L, M], FRAC_G bits
+        self.inv_hyper_gain_fixed = fixed["inv_hyper_gain"].long()  # [L, N], FRAC_A bits
+        self.scale_bounds = fixed["scale_bounds"].long()  # [S-1], FRAC_A bits
+        self.z_coder = RansCoder(z_table)
+        self.y_coder = RansCoder(y_table)
+
+    @property
+    def levels(self) -> int:
+        return self.model.num_levels
+
+    def quality_range(self) -> tuple[float, float]:
+        return 1.0, float(self.levels)
+
+    # -- gains -------------------------------------------------------------------------------------------
+    def _split(self, q16: int) -> tuple[int, int]:
+        lo, frac = divmod(q16 - QSTEPS, QSTEPS)
+        if lo >= self.levels - 1:
+            lo, frac = self.levels - 2, QSTEPS
+        return lo, frac
+
+    def _int_gain(self, table: Tensor, q16: int) -> Tensor:
+        """Integer linear interpolation between levels: identical on every machine."""
+        lo, frac = self._split(q16)
+        return (table[lo] * (QSTEPS - frac) + table[lo + 1] * frac + QSTEPS // 2) // QSTEPS
+
+    def _float_gain(self, log_table: Tensor, q16: int) -> Tensor:
+        """Geometric interpolation for the gains that touch only encoder choices or pixels."""
+        lo, frac = self._split(q16)
+        t = frac / QSTEPS
+        return ((1 - t) * log_table[lo] + t * log_table[lo + 1]).exp()[None, :, None, None]
+
+    def lmbda(self, q16: int) -> float:
+        """The rate-distortion trade-off a quality stands for (geometric between trained levels)."""
+        lo, frac = self._split(q16)
+        lams = self.model.config.lambdas
+        return math.exp((1 - frac / QSTEPS) * math.log(lams[lo]) + frac / QSTEPS * math.log(lams[lo + 1]))
+
+    # -- entropy parameters (exact) ----------------------------------------------------------------------
+    def side(self, z_hat: Tensor, q16: int) -> Side:
+        """Integer z [1, N, h, w] -> the latent's entropy parameters (``Side``)."""
+        ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None]
+        params = self.h_s(z_hat * ihg)
+        return Side(z_hat, params, *self._gained(params, q16))
+
+    def _gained(self, params: Tensor, q16: int) -> tuple[Tensor, Tensor]:
+        """Ungained (mean, scale) along dim 1 -> (scale table indexes, gained means), FRAC_A fixed point."""
+        mu, sigma = params.chunk(2, 1)
+        g = self._int_gain(self.gain_fixed, q16).view((1, -1) + (1,) * (params.dim() - 2))
+        mu_g = shift_round(mu * g, FRAC_G)
+        sigma_g = shift_round(sigma * g, FRAC_G)
+        idx = torch.searchsorted(self.scale_bounds, sigma_g.reshape(-1).contiguous()).reshape(sigma_g.shape)
+        return idx, mu_g
+
+    def _z_indexes(self, shape: tuple[int, ...]) -> Tensor:
+        n = shape[1]
+        return torch.arange(n).view(1, n, 1, 1).expand(shape)
+
+    # -- coding --------------------------------------------------------------------------------------------
+    @staticmethod
+    def digest(symbols: Tensor) -> int:
+        """CRC-32 of symbols (little-endian int32): lets the decoder prove it parsed what the encoder wrote."""
+        return zlib.crc32(symbols.to(torch.int32).numpy().astype("<i4").tobytes())
+
+    def compress(self, x: Tensor, q16: int, effort: int = 0) -> tuple[list[bytes], tuple[int, int]]:
+        """x: [1, 3, H, W] in [0, 1], H and W multiples of ``Hyperprior.stride`` -> ([z stream, y stream],
+        (z digest, y digest)). ``effort`` > 0 refines the latents for this image (``aecodec.codecs.refine``)."""
+        return self.compress_batch(x, q16, effort)[0]
+
+    @torch.no_grad()
+    def compress_batch(self, x: Tensor, q16: int, effort: int = 0) -> list[tuple[list[bytes], tuple[int, int]]]:
+        """``compress`` for a batch [B, 3, H, W] of same-size images: one pass of the analysis transforms
+        (the GPU's throughput), then each image's own streams. Refinement runs per image, so a file never
+        depends on its batch."""
+        if effort not in EFFORT_ITERATIONS:
+            raise ValueError(f"effort must be one of {sorted(EFFORT_ITERATIONS)}, not {effort}")
+        x, y, z, g = self.analyze(x, q16)
+        if effort:
+            ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None] / (1 << FRAC_A)
+            gains = [t.float().to(self.device) for t in (g, self._float_gain(self.model.log_inv_gain, q16), ihg)]
+        results = []
+        for b in range(x.shape[0]):
+            y_g, z_b = y[b:b + 1].cpu().to(torch.float64) * g, z[b:b + 1]
+            if effort:
+                y_r, z_b = refine_latents(self.model, x[b:b + 1], y_g.float().to(self.device), z_b, gains,
+                                          self.lmbda(q16), EFFORT_ITERATIONS[effort])
+                y_g = y_r.cpu().to(torch.float64)
+            z_stream, side = self.code_hyper(z_b, q16)
+            y_stream, symbols = self.code_latent(y_g, side, q16)
+            results.append(([z_stream, y_stream], (self.digest(side.z_hat), self.digest(symbols))))
+        return results
+
+    @staticmethod
+    def symbols(y_g: Tensor, mu_g: Tensor) -> Tensor:
+        """The integers coded for gained latents (float64) under gained means (FRAC_A fixed point)."""
+        return torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
+
+    def code_latent(self, y_g: Tensor, side: Side, q16: int) -> tuple[bytes, Tensor]:
+        """Gained latent (float64) under the hyperprior's parameters -> (y stream, integer symbols)."""
+        symbols = self.symbols(y_g, side.mu_g)
+        return self.y_coder.encode(symbols, side.idx), symbols
+
+    def parse_latent(self, stream: bytes, side: Side, q16: int) -> tuple[Tensor, Tensor]:
+        """Decoder side of ``code_latent``: (integer symbols, the gained means they are offsets from)."""
+        return self.y_coder.decode(stream, side.idx), side.mu_g
+
+    def decompress(self, streams: list[bytes], height: int, width: int, q16: int,
+                   digests: tuple[int, int]) -> Tensor:
+        """Streams of an image padded to ``height`` x ``width`` -> x_hat [1, 3, height, width] in [0, 1].
+        Each stream's symbols are checked against the encoder's digest as soon as they are decoded, so damage
+        is reported before the expensive steps."""
+        return self.decompress_batch([(streams, digests)], height, width, q16)
+
+    @torch.no_grad()
+    def decompress_batch(self, items: list[tuple[list[bytes], tuple[int, int]]], height: int, width: int,
+                         q16: int) -> Tensor:
+        """``decompress`` for several same-size images (streams, digests): each is parsed on its own (the
+        integer path), then one synthesis pass makes all the pixels, [B, 3, height, width]."""
+        y_hats = []
+        for streams, digests in items:
+            side = self.parse_hyper(streams[0], digests[0], height, width, q16)
+            symbols, mu_g = self.parse_latent(streams[1], side, q16)
+            if self.digest(symbols) != digests[1]:
+                raise FormatError("corrupted .aec payload: latent symbols fail their check")
+            y_hats.append(symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A))
+        return self.synthesize(torch.cat(y_hats), q16)
+
+    # -- shared with codecs built on this model's transforms and hyper-prior (aecodec.codecs.vq) -------------
+    def analyze(self, x: Tensor, q16: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Images [B, 3, H, W] -> (x on the device, latent y, gained hyper-latent z, the latent's integer gain
+        as float64 [1, M, 1, 1]): the analysis every encoder on these transforms starts from."""
+        m = self.model
+        x = x.to(self.device)
+        y = m.analysis(x).float()
+        z = m.h_a(y) * self._float_gain(m.log_hyper_gain.to(self.device), q16)
+        g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
+        return x, y, z, g
+
+    def code_hyper(self, z: Tensor, q16: int) -> tuple[bytes, Side]:
+        """Gained hyper-latent [1, N, h, w] -> (z stream, the side information every latent symbol is coded
+        under)."""
+        z_hat = torch.round(z).cpu().to(torch.int64)
+        return self.z_coder.encode(z_hat, self._z_indexes(z_hat.shape)), self.side(z_hat, q16)
+
+    def parse_hyper(self, stream: bytes, digest: int, height: int, width: int, q16: int) -> Side:
+        """Decoder side of ``code_hyper``: the side information, z checked."""
+        s = self.model.stride
+        z_hat = self.z_coder.decode(stream, self._z_indexes((1, self.model.config.N, height // s, width // s)))
+        if self.digest(z_hat) != digest:
+            raise FormatError("corrupted .aec payload: hyper-latent symbols fail their check")
+        return self.side(z_hat, q16)
+
+    def synthesize(self, y_hat_g: Tensor, q16: int) -> Tensor:
+        """Gained decoded latents [B, M, h, w] (float64) -> pixels [B, 3, H, W] in [0, 1], thread-invariant."""
+        m = self.model
+        y_hat = y_hat_g.float().to(self.device) * self._float_gain(m.log_inv_gain.to(self.device), q16)
+        with thread_invariant():
+            return m.synthesis(y_hat).clamp_(0, 1)

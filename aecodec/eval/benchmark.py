@@ -1,0 +1,198 @@
+"""Rate-distortion benchmark: every number from real bytes and real decodes.
+
+One task = (codec, setting, image). Each finished task is cached as a small JSON file under ``out/cache`` so
+an interrupted run resumes where it stopped; ``jobs`` processes share the images.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import os
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from .baselines import BASELINES
+from ..errors import UnknownCodecError
+from .metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
+from ..registry import get_codec, list_codecs
+
+
+@dataclass
+class Point:
+    codec: str
+    quality: float
+    image: str
+    bytes: int
+    bpp: float
+    psnr: float
+    ssim: float
+    ms_ssim: float
+    ratio: float
+    enc_s: float
+    dec_s: float
+
+
+def available_codecs() -> list[str]:
+    return [c.name for c in list_codecs("image")] + [n for n, b in BASELINES.items() if b.available()]
+
+
+def parse_spec(spec: str) -> tuple[str, int]:
+    """'hyperprior' -> ('hyperprior', 0); 'hyperprior:effort2' -> ('hyperprior', 2): a learned codec at an
+    encoder effort, benchmarked as a curve of its own."""
+    name, _, option = spec.partition(":")
+    if not option:
+        return name, 0
+    if name in BASELINES or not option.startswith("effort") or not option[len("effort"):].isdigit():
+        raise UnknownCodecError(f"bad codec spec {spec!r} (learned codecs take :effortN)")
+    return name, int(option[len("effort"):])
+
+
+def _settings(codec: str) -> tuple[float, ...]:
+    name, _ = parse_spec(codec)
+    return BASELINES[name].settings if name in BASELINES else get_codec(name).qualities
+
+
+def _measure(task: tuple[str, float, str]) -> Point:
+    codec, q, path = task
+    import aecodec
+
+    im = Image.open(path).convert("RGB")
+    if codec in BASELINES:
+        b = BASELINES[codec]
+        t0 = time.perf_counter()
+        data = b.encode(im, q)
+        t1 = time.perf_counter()
+        out = b.decode(data)
+    else:
+        name, effort = parse_spec(codec)
+        t0 = time.perf_counter()
+        data = aecodec.encode(im, codec=name, quality=q, effort=effort)
+        t1 = time.perf_counter()
+        out = aecodec.decode(data)
+    t2 = time.perf_counter()
+    a, r = np.asarray(im), np.asarray(out.convert("RGB"))
+    w, h = im.size
+    return Point(codec, q, Path(path).name, len(data), bpp(len(data), w, h), psnr(a, r), ssim_rgb(a, r),
+                 ms_ssim_rgb(a, r), compression_ratio(len(data), w, h), t1 - t0, t2 - t1)
+
+
+def init_worker(threads: int = 0) -> None:
+    """Worker-process setup shared by the benchmark and the CLI's folder runs: a thread budget, and (Linux)
+    a death signal, so workers never outlive a killed parent and keep burning CPU."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) -> list[Point]:
+    """Measure every (codec, setting, image), reusing cached points."""
+    cache = out / "cache"
+    tasks, points = [], []
+    for codec in codecs:
+        for q in _settings(codec):
+            for img in images:
+                f = cache / codec / f"{q:g}" / f"{img.name}.json"
+                if f.exists():
+                    points.append(Point(**json.loads(f.read_text())))
+                else:
+                    tasks.append((codec, q, str(img)))
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    # spawn, not fork: a forked child of a process that already ran torch's thread pools can deadlock
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=init_worker, initargs=(threads,)) as pool:
+        for p in tqdm(pool.map(_measure, tasks), total=len(tasks), desc="bench", dynamic_ncols=True):
+            f = cache / p.codec / f"{p.quality:g}" / f"{p.image}.json"
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(json.dumps(asdict(p)))
+            points.append(p)
+    return points
+
+
+def summarize(points: list[Point], anchor: str = "jpeg") -> dict:
+    """Per codec and setting: means over images (medians for times); BD-rates against ``anchor``."""
+    curves: dict[str, list[dict]] = {}
+    for codec in dict.fromkeys(p.codec for p in points):
+        rows = []
+        for q in sorted({p.quality for p in points if p.codec == codec}):
+            ps = [p for p in points if p.codec == codec and p.quality == q]
+            rows.append({"quality": q, "images": len(ps),
+                         **{k: statistics.fmean(getattr(p, k) for p in ps)
+                            for k in ("bpp", "psnr", "ssim", "ms_ssim", "ratio")},
+                         **{k: statistics.median(getattr(p, k) for p in ps) for k in ("enc_s", "dec_s")}})
+        curves[codec] = sorted(rows, key=lambda r: r["bpp"])
+    bd: dict = {"anchor": anchor, "psnr": {}, "ms_ssim": {}}
+    if anchor in curves:
+        a = curves[anchor]
+        for codec, rows in curves.items():
+            for metric in ("psnr", "ms_ssim"):
+                try:
+                    bd[metric][codec] = bd_rate([r["bpp"] for r in a], [r[metric] for r in a],
+                                                [r["bpp"] for r in rows], [r[metric] for r in rows])
+                except ValueError:
+                    bd[metric][codec] = float("nan")
+    return {"codecs": curves, "bd_rate": bd}
+
+
+def write_outputs(out: Path, dataset: str, images: list[Path], points: list[Point], summary: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"dataset": dataset, "images": [p.name for p in images], **summary}
+    (out / "results.json").write_text(json.dumps(result, indent=1, allow_nan=True) + "\n")
+    with open(out / "per_image.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(list(asdict(points[0])))
+        for p in sorted(points, key=lambda p: (p.codec, p.quality, p.image)):
+            w.writerow(list(asdict(p).values()))
+    plot(out, summary["codecs"], anchors=dataset == "kodak")
+
+
+def plot(out: Path, curves: dict[str, list[dict]], anchors: bool) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    published = {}
+    if anchors:
+        f = Path(__file__).resolve().parent.parent.parent / "shared" / "anchors" / "kodak_published.json"
+        if f.exists():
+            published = json.loads(f.read_text())["curves"]
+    for metric, key, label in (("psnr", "psnr_rgb", "PSNR-RGB (dB)"), ("ms_ssim", "ms_ssim_rgb", "MS-SSIM (RGB)")):
+        fig, ax = plt.subplots(figsize=(8, 6))
+        for name, c in published.items():
+            if key in c and "MS-SSIM" not in name:
+                ax.plot(c["bpp"], c[key], "--", lw=1, alpha=0.6, label=name)
+        for codec, rows in curves.items():
+            ax.plot([r["bpp"] for r in rows], [r[metric] for r in rows], "o-", lw=2 if codec in BASELINES else 3,
+                    ms=3, label=codec)
+        ax.set_xlim(0, 2.2)
+        ax.set_xlabel("bits per pixel")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / f"rd_{metric}.png", dpi=110)
+        plt.close(fig)
+
+
+def bd_table(summary: dict) -> str:
+    bd = summary["bd_rate"]
+    lines = [f"BD-rate vs {bd['anchor']} (negative = fewer bits)", f"{'codec':<14}{'PSNR':>10}{'MS-SSIM':>10}"]
+    for codec in bd["psnr"]:
+        lines.append(f"{codec:<14}{bd['psnr'][codec]:>9.1f}%{bd['ms_ssim'][codec]:>9.1f}%")
+    return "\n".join(lines)

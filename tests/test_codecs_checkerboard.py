@@ -1,0 +1,69 @@
+"""The checkerboard codec: the hyperprior's symbols when its context model is untrained, exact round trips
+when it is not, and weights that name their base."""
+import pytest
+import torch
+from PIL import Image
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+import aecodec
+from aecodec.codecs.checkerboard import CheckerboardCodec
+from aecodec.image import pad_to, split_image
+from aecodec.models.context import CheckerboardContext, ContextConfig
+from aecodec.errors import FormatError
+from aecodec.codecs.weights import export_context, load_context
+
+
+@pytest.fixture(scope="module")
+def base():
+    return aecodec.get_codec("hyperprior").load()
+
+
+def _image(sample_path, stride):
+    x, _, _ = split_image(Image.open(sample_path))
+    return pad_to(x, stride)
+
+
+def test_untrained_context_codes_the_hyperprior_symbols(base, sample_path):
+    cc = CheckerboardCodec(base, CheckerboardContext(ContextConfig(M=base.model.config.M, levels=base.levels)))
+    x = _image(sample_path, base.model.stride)
+    for q16 in (16, 16 * 5 + 7):
+        (z1, y1), d1 = base.compress(x, q16)
+        (z2, y2), d2 = cc.compress(x, q16)
+        assert z1 == z2 and d1 == d2  # same symbols, in another order: about the same length
+        assert abs(len(y1) - len(y2)) <= 8 + len(y1) // 200
+        assert torch.equal(cc.decompress([z2, y2], *x.shape[-2:], q16, d2),
+                           base.decompress([z1, y1], *x.shape[-2:], q16, d1))
+
+
+def test_trained_looking_context_round_trips_exactly(base, sample_path, tmp_path):
+    torch.manual_seed(0)
+    ctx = CheckerboardContext(ContextConfig(M=base.model.config.M, levels=base.levels, width=16, hidden=32))
+    torch.nn.init.normal_(ctx.ep[-1].weight, std=0.02)
+    path = export_context(ctx, tmp_path / "ctx.safetensors")
+    cc = load_context(path)
+    x = _image(sample_path, base.model.stride)
+    q16 = 16 * 3 + 8
+    streams, digests = cc.compress(x, q16)
+    assert torch.equal(load_context(path).decompress(streams, *x.shape[-2:], q16, digests),
+                       cc.decompress(streams, *x.shape[-2:], q16, digests))
+    with pytest.raises(FormatError):  # damaged non-anchor part: caught by the symbol check
+        cc.decompress([streams[0], streams[1][:-3] + bytes(3)], *x.shape[-2:], q16, digests)
+
+
+def test_context_weights_refuse_another_base(tmp_path):
+    path = export_context(CheckerboardContext(ContextConfig(width=8, hidden=8)), tmp_path / "ctx.safetensors")
+    tensors = load_file(str(path))
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    save_file(tensors, str(path), metadata={**meta, "base_sha256": "00" * 32})
+    with pytest.raises(ValueError, match="other weights"):
+        load_context(path)
+
+
+def test_shipped_context_model_saves_bits_at_every_quality(sample_path):
+    """Same pixels as the hyperprior (same transforms, same rounding up to the means) in fewer bytes."""
+    for q in (1, 3.5, 6, 10):
+        ctx = aecodec.encode(sample_path, codec="hyperprior-ctx", quality=q)
+        hyp = aecodec.encode(sample_path, codec="hyperprior", quality=q)
+        assert len(ctx) < len(hyp)

@@ -1,0 +1,63 @@
+import torch
+import torch.nn.functional as F
+
+from aecodec.coding.fixedpoint import FRAC_A, IntCheckerboard, IntHyperSynthesis, int_conv2d, int_conv_transpose2d
+from aecodec.models.context import CheckerboardContext, ContextConfig, anchor_mask
+from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+
+
+def test_int_conv_matches_exact_float64():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(-500, 500, (1, 6, 7, 9), generator=g)
+    w = torch.randint(-300, 300, (5, 6, 3, 3), generator=g)
+    ref = F.conv2d(x.double(), w.double(), stride=2, padding=1).long()
+    assert torch.equal(int_conv2d(x, w, 2, (1, 1, 1, 1)), ref)
+
+
+def test_int_conv_transpose_matches_exact_float64():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(-500, 500, (1, 4, 5, 6), generator=g)
+    w = torch.randint(-300, 300, (4, 3, 5, 5), generator=g)
+    ref = F.conv_transpose2d(x.double(), w.double(), stride=2, padding=2, output_padding=1).long()
+    assert torch.equal(int_conv_transpose2d(x, w, 2, 2, 1), ref)
+
+
+def test_integer_hyper_synthesis_tracks_float_and_ignores_threads():
+    torch.manual_seed(0)
+    model = Hyperprior(HyperpriorConfig(N=16, M=24))
+    z = torch.randint(-6, 7, (1, 16, 3, 5))
+    ref = model.h_s(z.float())
+    hs = IntHyperSynthesis(model.h_s)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = hs(z << FRAC_A)
+        torch.set_num_threads(2)
+        two = hs(z << FRAC_A)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)
+    assert (one.double() / (1 << FRAC_A) - ref.double()).abs().max() < 0.02
+
+
+def test_integer_checkerboard_tracks_float_at_the_non_anchors_and_ignores_threads():
+    torch.manual_seed(1)
+    ctx = CheckerboardContext(ContextConfig(M=12, levels=3, width=8, hidden=10))
+    torch.nn.init.normal_(ctx.ep[-1].weight, std=0.1)
+    torch.nn.init.normal_(ctx.level_bias, std=0.1)
+    anchor = anchor_mask(5, 6)
+    y = torch.where(anchor, torch.randn(1, 12, 5, 6) * 3, 0).round()
+    params = torch.randn(1, 24, 5, 6).abs()
+    ref = ctx(y, params, torch.tensor([2]))[0][:, ~anchor[0, 0]]
+    ic = IntCheckerboard(ctx)
+    fixed = [(t * (1 << FRAC_A)).round().long() for t in (y, params)]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = ic(*fixed, ic.level_bias[2], ~anchor[0, 0])
+        torch.set_num_threads(2)
+        two = ic(*fixed, ic.level_bias[2], ~anchor[0, 0])
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two) and one.shape == (24, 15)
+    assert (one.double() / (1 << FRAC_A) - ref.double()).abs().max() < 0.01

@@ -1,0 +1,36 @@
+import json
+
+import pytest
+
+from aecodec.eval.benchmark import run_points, summarize, write_outputs
+
+from tests.conftest import noise_image
+
+
+@pytest.fixture
+def images(tmp_path):
+    paths = []
+    for i, size in enumerate([(96, 64), (64, 80)]):
+        p = tmp_path / "imgs" / f"im{i}.png"
+        p.parent.mkdir(exist_ok=True)
+        noise_image(*size, seed=i).save(p)
+        paths.append(p)
+    return paths
+
+
+def test_results_schema_cache_and_bd(images, tmp_path):
+    out = tmp_path / "out"
+    points = run_points(images, ["jpeg", "webp", "hyperprior"], out)
+    assert len(points) == 2 * (12 + 12 + 10)
+    summary = summarize(points, "jpeg")
+    write_outputs(out, "tiny", images, points, summary)
+    res = json.loads((out / "results.json").read_text())
+    assert res["dataset"] == "tiny" and res["images"] == ["im0.png", "im1.png"]
+    row = res["codecs"]["hyperprior"][0]
+    assert {"quality", "bpp", "psnr", "ssim", "ms_ssim", "ratio", "enc_s", "dec_s"} <= set(row)
+    assert res["bd_rate"]["anchor"] == "jpeg" and res["bd_rate"]["psnr"]["jpeg"] == pytest.approx(0, abs=1e-9)
+    assert (out / "per_image.csv").read_text().count("\n") == len(points) + 1
+    assert (out / "rd_psnr.png").stat().st_size > 1000
+    # a second run finds every point in the cache
+    again = run_points(images, ["jpeg"], out)
+    assert [p.bytes for p in again] == [p.bytes for p in points if p.codec == "jpeg"]

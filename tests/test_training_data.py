@@ -1,0 +1,28 @@
+import torch
+
+from aecodec.training.data import load_datasets, load_pack, random_crops, sample_batch, save_pack, split
+
+
+def test_datasets_toml_names_and_override(monkeypatch, tmp_path):
+    specs = load_datasets()
+    assert {"kodak", "train"} <= set(specs)
+    monkeypatch.setenv("AECODEC_DATASET_KODAK", str(tmp_path))
+    assert load_datasets()["kodak"].root == tmp_path.resolve()
+
+
+def test_split_is_deterministic_and_disjoint(tmp_path):
+    paths = [tmp_path / f"img{i}.jpg" for i in range(500)]
+    train, val = split(paths)
+    assert split(paths) == (train, val)
+    assert not set(train) & set(val) and 5 <= len(val) <= 30
+
+
+def test_crops_pack_and_batches(tmp_path, sample_path):
+    crops = random_crops([sample_path], 128, 3, seed=0)
+    assert crops.shape == (3, 128, 128, 3) and crops.dtype == torch.uint8
+    save_pack(tmp_path / "p.npz", crops, crops[:1])
+    tr, va = load_pack(tmp_path / "p.npz")
+    assert tr.shape == crops.shape and (tr.float() - crops.float()).abs().mean() < 3  # JPEG q95
+    x = sample_batch(tr, 4, 64, torch.Generator().manual_seed(0))
+    assert x.shape == (4, 3, 64, 64) and 0 <= x.min() and x.max() <= 1
+    assert x.is_contiguous(memory_format=torch.channels_last)  # the faster layout for CPU convolutions
