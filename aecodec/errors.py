@@ -1,4 +1,18 @@
-"""One exception family, so callers catch ``AecError`` and the CLI maps each subclass to an exit code."""
+"""One exception family, so callers catch ``AecError`` and the CLI maps each subclass to an exit code.
+
+``EXIT_CODES`` is the one table of the command line's exit codes (``aecodec --help`` prints it)."""
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "other aecodec error",
+    2: "usage error (bad option or argument)",
+    3: "unreadable input image or array",
+    4: "invalid or corrupted .aec file",
+    5: "model or weights mismatch (the file needs other weights: --weights FILE)",
+    6: "unknown codec or quality",
+    7: "output cannot be written (exists without --force, is a folder, or its folder is missing or unwritable)",
+    130: "interrupted",
+}
 
 
 class AecError(Exception):
@@ -20,7 +34,7 @@ class FormatError(AecError):
 
 
 class ModelMismatchError(AecError):
-    """The bitstream names a codec or weights this installation does not have."""
+    """The bitstream or a weights file names a codec or weights this installation cannot use."""
 
     exit_code = 5
 
@@ -32,7 +46,7 @@ class UnknownCodecError(AecError):
 
 
 class OutputError(AecError):
-    """The output cannot be written: exists without --force, or its folder is missing."""
+    """The output cannot be written: exists without --force, is a folder, or its folder is missing."""
 
     exit_code = 7
 

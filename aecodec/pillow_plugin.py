@@ -1,14 +1,16 @@
-"""Pillow plugin: after ``import aecodec``, ``Image.open("x.aec")`` decodes and ``im.save("x.aec", quality=6)``
-encodes (optional ``codec=`` and ``effort=`` too). Files are recognised by their magic bytes."""
+"""Pillow plugin: after ``import aecodec``, ``Image.open("x.aec")`` reads the header (size and mode, no
+decoding) and ``im.load()`` decodes; ``im.save("x.aec", quality=6)`` encodes (optional ``codec=``, ``effort=``
+and ``weights=`` too). Files are recognised by their magic bytes."""
 from __future__ import annotations
 
 from PIL import Image, ImageFile
 
-from .format.container import MAGIC
+from .errors import AecError
+from .format import container
 
 
 def _accept(prefix: bytes) -> bool:
-    return prefix[:4] == MAGIC
+    return prefix[:4] == container.MAGIC
 
 
 class AecImageFile(ImageFile.ImageFile):
@@ -16,18 +18,24 @@ class AecImageFile(ImageFile.ImageFile):
     format_description = "aecodec learned image"
 
     def _open(self) -> None:
-        from .api import decode
-
-        decoded = decode(self.fp.read())  # entropy-coded as a whole: decode once, at open
-        self._size = decoded.size
-        self._mode = decoded.mode
-        self._decoded = decoded
+        self._data = self.fp.read()
+        try:
+            c = container.unpack(self._data)  # fields and CRC only: entropy decoding waits for load()
+        except AecError as e:
+            raise SyntaxError(str(e)) from None
+        if c.mode == "F":
+            raise SyntaxError("this .aec file holds an array, not an image")
+        self._size = (c.width, c.height)
+        self._mode = c.mode
         self.tile = []
 
     def load(self):
-        if getattr(self, "_decoded", None) is not None:
-            self.im = self._decoded.im
-            self._decoded = None
+        if self._data is not None:
+            from .api import decode
+
+            decoded = decode(self._data)
+            self.im = decoded.im
+            self._data = None
         return Image.Image.load(self)
 
 
@@ -35,7 +43,8 @@ def _save(im: Image.Image, fp, filename) -> None:
     from .api import encode
 
     info = im.encoderinfo
-    fp.write(encode(im, codec=info.get("codec"), quality=info.get("quality"), effort=info.get("effort", 0)))
+    fp.write(encode(im, codec=info.get("codec"), quality=info.get("quality"), effort=info.get("effort", 0),
+                    weights=info.get("weights")))
 
 
 Image.register_open(AecImageFile.format, AecImageFile, _accept)

@@ -1,9 +1,5 @@
-"""The ``aecodec`` command line: parses, calls the library, maps errors to one line and an exit code.
-
-Exit codes: 0 success, 1 other aecodec error, 2 usage error, 3 unreadable input image, 4 invalid or corrupted
-.aec file, 5 model or weights mismatch, 6 unknown codec or quality, 7 output exists (no --force) or its folder
-is missing, 130 interrupted.
-"""
+"""The ``aecodec`` command line: parses, calls the library, maps errors to one line and an exit code
+(``aecodec.errors.EXIT_CODES``). Heavy modules (PyTorch, the codecs) load only inside the commands that code."""
 from __future__ import annotations
 
 import contextlib
@@ -20,9 +16,9 @@ from typing import Iterator
 import click
 
 import aecodec
-from aecodec.errors import AecError, AecWarning, InputImageError, OutputError
+from aecodec.errors import EXIT_CODES, AecError, AecWarning, InputImageError, OutputError
 
-EXIT_CODES = __doc__.split("Exit codes: ")[1].strip()
+EPILOG = "Exit codes: " + "; ".join(f"{code} {what}" for code, what in EXIT_CODES.items())
 
 
 def _device(device: str) -> str:
@@ -36,21 +32,37 @@ def _device(device: str) -> str:
 
 
 def _check_output(path: Path, force: bool) -> None:
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder: name an output file")
     if path.exists() and not force:
         raise OutputError(f"{path} exists (use --force to overwrite)")
     if not path.parent.is_dir():
         raise OutputError(f"output folder {path.parent} does not exist")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename: readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    """Write via a temporary file in the same folder and rename: readers never see a partial file. The file
+    gets the mode a plain ``open()`` would give it (0666 less the umask), not the temporary file's 0600."""
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -76,9 +88,9 @@ def _run(fn):
 VERBOSITY = {"level": 1}  # 0 quiet, 1 normal, 2 verbose; set by the group options
 
 
-@click.group(epilog=f"Exit codes: {EXIT_CODES}")
+@click.group(epilog=EPILOG)
 @click.version_option(aecodec.__version__, prog_name="aecodec")
-@click.option("-q", "--quiet", is_flag=True, help="No warnings, notices or progress bars (errors still print).")
+@click.option("--quiet", is_flag=True, help="No warnings, notices or progress bars (errors still print).")
 @click.option("-v", "--verbose", is_flag=True, help="Print what each command did (sizes, rates, seconds).")
 def main(quiet: bool, verbose: bool) -> None:
     """aecodec: learned image compression (.aec files). Use - for stdin/stdout.
@@ -107,14 +119,16 @@ def _say(msg: str) -> None:
 @click.option("--effort", type=click.IntRange(0, 3), default=0, show_default=True,
               help="Encoder effort: 1-3 refine the latents per image for smaller files (25, 100, 300 synthesis "
                    "passes: ~24 s, ~100 s, ~5 min for a Kodak image on 2 cores); decoding is unaffected.")
+@click.option("--weights", type=click.Path(path_type=Path),
+              help="A compatible weights file (e.g. from `aecodec train`) instead of the shipped one.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes for folders.")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Folders: images per transform pass, in one process (use 8+ with --device cuda).")
 def encode(input: Path, output: Path | None, quality: float | None, codec: str | None, bpp: float | None,
-           size: str | None, psnr: float | None, error_bound: float | None, effort: int, device: str, force: bool,
-           jobs: int, batch: int) -> None:
+           size: str | None, psnr: float | None, error_bound: float | None, weights: Path | None, effort: int,
+           device: str, force: bool, jobs: int, batch: int) -> None:
     """Compress an image to .aec, or every image in a folder (INPUT a folder, -o the output folder).
     A .npy input (1-D or 2-D float array) is coded by the array codec within --error-bound."""
     if input.suffix.lower() == ".npy":
@@ -123,12 +137,12 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
                 raise click.UsageError("arrays need --error-bound (the largest absolute error allowed)")
             out = output or input.with_suffix(".aec")
             _check_output(out, force)
-            write_atomic(out, aecodec.encode_array(input, error_bound, codec=codec or "signal"))
+            write_atomic(out, aecodec.encode_array(input, error_bound, codec=codec, weights=weights))
         _run(array)
         return
     if input.is_dir():
         settings = {"quality": quality, "codec": codec, "bpp": bpp, "size": size, "psnr": psnr, "device": device,
-                    "effort": effort}
+                    "effort": effort, "weights": weights}
         _run(lambda: _batch("encode", input, output, settings, force, jobs, batch))
         return
 
@@ -136,7 +150,7 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
         if sum(t is not None for t in (quality, bpp, size, psnr)) > 1:
             raise click.UsageError("give at most one of -q, --bpp, --size, --psnr")
         settings = {"quality": quality, "codec": codec, "bpp": bpp, "size": size, "psnr": psnr, "device": device,
-                    "effort": effort}
+                    "effort": effort, "weights": weights}
         if str(input) == "-" or str(output) == "-":
             _check_piped_output(output, force)
             src = _stdin_image() if str(input) == "-" else input
@@ -194,24 +208,28 @@ def _parse_size(text: str) -> int:
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output image; the format follows the suffix [INPUT with .png suffix].")
+@click.option("--weights", type=click.Path(path_type=Path),
+              help="The weights file the .aec file was made with, when it was not the shipped one.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes for folders.")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Folders: images per synthesis pass, in one process (use 8+ with --device cuda).")
-def decode(input: Path, output: Path | None, device: str, force: bool, jobs: int, batch: int) -> None:
+def decode(input: Path, output: Path | None, weights: Path | None, device: str, force: bool, jobs: int,
+           batch: int) -> None:
     """Decompress an .aec file to an image, or every .aec file in a folder (-o the output folder)."""
+    settings = {"device": device, "weights": weights}
     if input.is_dir():
-        _run(lambda: _batch("decode", input, output, {"device": device}, force, jobs, batch))
+        _run(lambda: _batch("decode", input, output, settings, force, jobs, batch))
         return
     if str(input) == "-" or str(output) == "-":
         def piped():
             _check_piped_output(output, force)
-            _emit(_decoded_bytes(input, output, device), output)
+            _emit(_decoded_bytes(input, output, settings), output)
         _run(piped)
         return
     _run(lambda: _decode_one(input, output or input.with_suffix(".npy" if _holds_array(input) else ".png"),
-                             device, force))
+                             settings, force))
 
 
 def _holds_array(path: Path) -> bool:
@@ -223,34 +241,44 @@ def _holds_array(path: Path) -> bool:
         return False
 
 
-def _decoded_bytes(input: Path, out: Path | None, device: str) -> bytes:
+def _decoded_bytes(input: Path, out: Path | None, s: dict) -> bytes:
     """Decode a file (or stdin, '-') and encode the image in the format of ``out``'s suffix (PNG for stdout)."""
+    import time
+
+    t = time.perf_counter()
     data = click.get_binary_stream("stdin").read() if str(input) == "-" else _read(input)
     if aecodec.inspect(data).mode == "F":
-        from aecodec.codecs.signal import to_npy
+        from aecodec.arrays import to_npy
 
         if not _to_stdout(out) and out.suffix.lower() != ".npy":
             raise OutputError(f"this .aec file holds an array: write it to a .npy file, not {out.name}")
-        return to_npy(aecodec.decode_array(data))
-    im = aecodec.decode(data, device=_device(device))
-    _say(f"{input}: {im.width}x{im.height} {im.mode}")
+        return to_npy(aecodec.decode_array(data, weights=s["weights"]))
+    im = aecodec.decode(data, device=_device(s["device"]), weights=s["weights"])
+    _say(f"{input}: {im.width}x{im.height} {im.mode}, {time.perf_counter() - t:.2f} s")
     return _image_bytes(im, out)
+
+
+# formats that store no alpha: an RGBA/LA image is flattened (with a warning), as image editors do on export
+_NO_ALPHA = {"JPEG", "BMP", "PPM", "EPS", "PCX"}
 
 
 def _image_bytes(im, out: Path | None) -> bytes:
     """A decoded image in the format of ``out``'s suffix (PNG for stdout)."""
     fmt = "PNG" if _to_stdout(out) else _image_format(out)
+    if fmt in _NO_ALPHA and im.mode in ("RGBA", "LA"):
+        warnings.warn(f"{fmt} stores no alpha: the alpha channel was dropped", AecWarning, stacklevel=2)
+        im = im.convert("RGB" if im.mode == "RGBA" else "L")
     buf = io.BytesIO()
     try:
         im.save(buf, fmt)
     except (KeyError, ValueError, OSError) as e:
-        raise OutputError(f"cannot write {fmt} output: {e}") from None
+        raise aecodec.AecError(f"cannot write this image as {fmt}: {e}") from None
     return buf.getvalue()
 
 
-def _decode_one(input: Path, out: Path, device: str, force: bool) -> None:
+def _decode_one(input: Path, out: Path, settings: dict, force: bool) -> None:
     _check_output(out, force)
-    write_atomic(out, _decoded_bytes(input, out, device))
+    write_atomic(out, _decoded_bytes(input, out, settings))
 
 
 def _encode_data(src, s: dict) -> bytes:
@@ -261,17 +289,30 @@ def _encode_data(src, s: dict) -> bytes:
         from aecodec.eval.ratecontrol import encode_to_target
 
         data = encode_to_target(src, bpp=s["bpp"], max_bytes=_parse_size(s["size"]) if s["size"] else None,
-                                psnr=s["psnr"], codec=s["codec"], device=_device(s["device"]), effort=s["effort"])
+                                psnr=s["psnr"], codec=s["codec"], device=_device(s["device"]), effort=s["effort"],
+                                weights=s["weights"])
     else:
         data = aecodec.encode(src, codec=s["codec"], quality=s["quality"], device=_device(s["device"]),
-                              effort=s["effort"])
+                              effort=s["effort"], weights=s["weights"])
     fi = aecodec.inspect(data)
     _say(f"{src if isinstance(src, Path) else 'stdin'}: {fi.bytes} bytes, {fi.bpp:.4f} bpp, {fi.codec} quality "
          f"{fi.quality:g}, {time.perf_counter() - t:.2f} s")
     return data
 
 
+def _refuse_aec(path: Path) -> None:
+    """An .aec file given to encode would be decoded and re-encoded, losing quality twice: refuse it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return  # unreadable inputs are reported by the image reader
+    if head == b"\x89AEC":
+        raise InputImageError(f"{path} is already an .aec file (decode it with `aecodec decode`)")
+
+
 def _encode_one(input: Path, out: Path, settings: dict, force: bool) -> None:
+    _refuse_aec(input)
     _check_output(out, force)
     write_atomic(out, _encode_data(input, settings))
 
@@ -283,7 +324,7 @@ def _batch_task(task: tuple) -> tuple[str, str | None]:
         if kind == "encode":
             _encode_one(Path(src), Path(out), settings, True)
         else:
-            _decode_one(Path(src), Path(out), settings["device"], True)
+            _decode_one(Path(src), Path(out), settings, True)
         return src, None
     except AecError as e:
         return src, str(e)
@@ -300,9 +341,11 @@ def _batched_tasks(tasks: list[tuple], batch: int) -> Iterator[tuple[str, str | 
             if kind == "encode":
                 datas = aecodec.encode_many([Path(t[1]) for t in chunk], codec=settings["codec"],
                                             quality=settings["quality"], device=device,
-                                            effort=settings["effort"], batch_size=batch)
+                                            effort=settings["effort"], batch_size=batch,
+                                            weights=settings["weights"])
             else:
-                images = aecodec.decode_many([_read(Path(t[1])) for t in chunk], device=device, batch_size=batch)
+                images = aecodec.decode_many([_read(Path(t[1])) for t in chunk], device=device, batch_size=batch,
+                                             weights=settings["weights"])
                 datas = [_image_bytes(im, Path(t[2])) for im, t in zip(images, chunk)]
         except AecError:
             yield from map(_batch_task, chunk)
@@ -369,7 +412,7 @@ def _image_format(path: Path) -> str:
     ext = path.suffix.lower()
     Image.init()
     if ext not in Image.EXTENSION:
-        raise OutputError(f"unknown image format for output {path} (use .png, .jpg, .webp, ...)")
+        raise aecodec.AecError(f"unknown image format for output {path} (use .png, .jpg, .webp, ...)")
     return Image.EXTENSION[ext]
 
 
@@ -385,10 +428,11 @@ def _read(path: Path) -> bytes:
 @main.command()
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def info(input: Path, as_json: bool) -> None:
+@click.option("--weights", type=click.Path(path_type=Path), help="Check decodability with this weights file.")
+def info(input: Path, as_json: bool, weights: Path | None) -> None:
     """Show what an .aec file holds: codec, weights hash, quality, size, bpp, compression ratio."""
     def body():
-        fi = aecodec.inspect(_read(input))
+        fi = aecodec.inspect(_read(input), weights=weights)
         if as_json:
             click.echo(json.dumps(fi.to_dict(), indent=1))
             return
@@ -401,7 +445,8 @@ def info(input: Path, as_json: bool) -> None:
         click.echo(f"{input}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) quality {fi.quality:g}\n"
                    f"  {fi.width}x{fi.height} {fi.mode}, {fi.tiles} tile(s), {fi.bytes} bytes, "
                    f"{fi.bpp:.4f} bpp, ratio {fi.compression_ratio:.1f}:1"
-                   + ("" if fi.decodable else "\n  not decodable here: this aecodec lacks that codec or weights"))
+                   + ("" if fi.decodable else "\n  not decodable with these weights: this aecodec lacks that codec or "
+                                              "weights (decode with --weights FILE)"))
     _run(body)
 
 
@@ -481,7 +526,8 @@ def bench(dataset: str, out: Path, codecs: str | None, limit: int | None, jobs: 
 
 
 def _train_command() -> click.Command:
-    from aecodec.training.loop import TrainOptions
+    """The real ``train`` command, built from the fields of ``TrainOptions`` (imports the training code)."""
+    from aecodec.training.loop import TrainOptions, train
 
     params = []
     for f in dataclasses.fields(TrainOptions):
@@ -493,19 +539,25 @@ def _train_command() -> click.Command:
             params.append(click.Option([flag, f.name], type=kind, default=f.default, show_default=True))
 
     def callback(**kw):
-        from aecodec.training.loop import train
-
         def body():
             best = train(TrainOptions(**kw))
-            click.echo(f"best checkpoint: {best}")
+            click.echo(f"weights: {best}")
         _run(body)
 
-    return click.Command("train", params=params, callback=callback,
-                         help="Train the variable-rate hyperprior, or with --codec vqvae the VQ codebooks and priors "
-                              "(resumes from OUT/last.pt when present).")
+    return click.Command("train", params=params, callback=callback, help=TRAIN_HELP)
 
 
-main.add_command(_train_command())
+TRAIN_HELP = ("Train a registered codec (--codec NAME) with the one rate-distortion loop; leaves a weights file "
+              "and its provenance in --out (resumes from OUT/last.pt when present).")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+              help=TRAIN_HELP)
+@click.pass_context
+def train(ctx: click.Context) -> None:
+    # options are built from the training dataclass only when training is asked for: `aecodec --help` stays fast
+    _train_command().main(ctx.args, prog_name="aecodec train", standalone_mode=True)
+
 
 if __name__ == "__main__":
     main()

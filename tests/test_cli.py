@@ -1,10 +1,11 @@
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import aecodec
-from cli.main import main
+from aecodec.cli.main import main
 
 
 @pytest.fixture
@@ -117,7 +118,8 @@ def test_train_command_runs_a_tiny_model(runner, tmp_path, sample_path):
                              "--M", "12", "--steps", "2", "--batch", "1", "--patch", "64", "--warmup", "1",
                              "--lambdas", "0.01,0.05"])
     assert r.exit_code == 0, r.output
-    assert (tmp_path / "t" / "last.pt").exists() and "best checkpoint" in r.output
+    assert (tmp_path / "t" / "last.pt").exists()
+    assert Path(r.output.split("weights: ")[1].split()[0]).exists()
 
 
 def test_pipes_quiet_verbose_and_python_module(runner, tmp_path, sample_path):
@@ -127,7 +129,7 @@ def test_pipes_quiet_verbose_and_python_module(runner, tmp_path, sample_path):
     assert r2.exit_code == 0 and r2.stdout_bytes[:8] == b"\x89PNG\r\n\x1a\n"
     r3 = runner.invoke(main, ["-v", "encode", str(sample_path), "-o", str(tmp_path / "v.aec")])
     assert r3.exit_code == 0 and "bpp" in r3.stderr
-    r4 = runner.invoke(main, ["-q", "encode", str(sample_path), "-o", str(tmp_path / "v.aec")])
+    r4 = runner.invoke(main, ["--quiet", "encode", str(sample_path), "-o", str(tmp_path / "v.aec")])
     assert r4.exit_code == 7 and "exists" in r4.stderr  # errors still print when quiet
     import subprocess
     import sys
@@ -136,12 +138,16 @@ def test_pipes_quiet_verbose_and_python_module(runner, tmp_path, sample_path):
     assert out.returncode == 0 and "aecodec" in out.stdout
 
 
-def test_load_returns_the_module():
+def test_load_returns_the_ready_codec_of_each_name():
     import torch
 
-    import aecodec
+    from aecodec.contract import ArrayCodec, ImageCodec
 
-    net = aecodec.load("hyperprior", quality=3)
+    for info in aecodec.list_codecs():
+        codec = aecodec.load(info.name)
+        assert isinstance(codec, ImageCodec if info.kind == "image" else ArrayCodec), info.name
+        assert type(codec).__module__ == info.loader.split(":")[0]  # vqvae is the VQ codec, not its base
+    net = aecodec.load("hyperprior").model
     assert isinstance(net, torch.nn.Module) and not net.training
 
 

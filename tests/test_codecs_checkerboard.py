@@ -10,8 +10,17 @@ import aecodec
 from aecodec.codecs.checkerboard import CheckerboardCodec
 from aecodec.image import pad_to, split_image
 from aecodec.models.context import CheckerboardContext, ContextConfig
-from aecodec.errors import FormatError
-from aecodec.codecs.weights import export_context, load_context
+from aecodec.codecs.checkerboard import export
+from aecodec.codecs.weights import file_hash
+from aecodec.errors import FormatError, ModelMismatchError
+
+
+def export_context(ctx, path):
+    return export(ctx, file_hash(aecodec.get_codec("hyperprior").weights_path).hex(), path)
+
+
+def load_context(path):
+    return aecodec.get_codec("hyperprior-ctx").load("cpu", path)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +66,7 @@ def test_context_weights_refuse_another_base(tmp_path):
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
     save_file(tensors, str(path), metadata={**meta, "base_sha256": "00" * 32})
-    with pytest.raises(ValueError, match="other weights"):
+    with pytest.raises(ModelMismatchError, match="trained for other hyperprior weights"):
         load_context(path)
 
 

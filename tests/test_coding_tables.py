@@ -2,7 +2,8 @@ import math
 
 import torch
 
-from aecodec.coding.tables import RansCoder, bottleneck_tables, gaussian_tables, scale_table
+from aecodec.coding.rans import RansCoder
+from aecodec.coding.tables import bottleneck_tables, gaussian_tables, scale_table
 from compressai.entropy_models import EntropyBottleneck
 
 

@@ -5,7 +5,7 @@ from PIL import Image
 
 from aecodec.ae.denoise import denoise
 from aecodec.eval.metrics import psnr
-from cli.main import main
+from aecodec.cli.main import main
 
 
 def _noisy(sample_path, sigma=25.0):

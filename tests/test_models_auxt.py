@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from aecodec.models.auxt import haar, inverse_haar, linear_analysis, linear_synthesis
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
-from aecodec.codecs.weights import export_hyperprior, load_hyperprior
+from aecodec.codecs.hyperprior import export as export_hyperprior, load as load_hyperprior
 
 
 def test_haar_is_orthonormal_and_exactly_inverted():

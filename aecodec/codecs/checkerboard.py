@@ -6,12 +6,16 @@ context model computes from the hyperprior's and the decoded anchors). One rANS 
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 from torch import Tensor
 
+from . import weights
 from .hyperprior import HyperpriorCodec, Side
 from ..coding.fixedpoint import FRAC_A, FRAC_G, IntCheckerboard, shift_round
-from ..models.context import CheckerboardContext, anchor_mask
+from ..models.context import CheckerboardContext, ContextConfig, anchor_mask
 
 
 class CheckerboardCodec(HyperpriorCodec):
@@ -55,3 +59,22 @@ class CheckerboardCodec(HyperpriorCodec):
         mu_g = side.mu_g.clone()
         mu_g[0][:, rest] = mu2
         return symbols, mu_g
+
+
+def export(context: CheckerboardContext, base_hash: str, path: Path, provenance: dict | None = None) -> Path:
+    """A trained context model -> its weights file: fp16 parameters, its config, and the SHA-256 (hex) of the
+    ``hyperprior`` weights it was trained for (not copied: the hash pins them)."""
+    params = weights.half(context.state_dict())
+    context.load_state_dict({k: v.float() for k, v in params.items()})
+    IntCheckerboard(context)  # raises if a layer could leave the exact range
+    meta = {"family": "context", "config": json.dumps(context.config.to_dict()), "base_sha256": base_hash}
+    return weights.write(path, params, meta, provenance)
+
+
+def load(path: Path, device: str, base: HyperpriorCodec) -> CheckerboardCodec:
+    """Context weights file -> a ready ``CheckerboardCodec`` over ``base``, the loaded hyperprior it was
+    trained for (the registry checks the pinned hash)."""
+    meta = weights.weights_metadata(path)
+    context = CheckerboardContext(ContextConfig.from_dict(json.loads(meta["config"])))
+    context.load_state_dict({k: v.float() for k, v in weights.read_tensors(path).items()})
+    return CheckerboardCodec(base, context)

@@ -6,18 +6,24 @@ synthesis transform (pixels).
 """
 from __future__ import annotations
 
+import json
 import math
 import zlib
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator, NamedTuple
 
 import torch
 from torch import Tensor
 
-from ..coding.tables import CdfTable, RansCoder
-from ..errors import FormatError
-from ..coding.fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, shift_round
-from ..models.hyperprior import Hyperprior
+from ..coding.fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, shift_round, to_fixed
+from ..coding.rans import RansCoder
+from ..coding.tables import (CdfTable, bottleneck_tables, gaussian_tables, scale_table, table_from_tensors,
+                             table_tensors)
+from ..contract import Coded
+from ..errors import FormatError, ModelMismatchError
+from ..models.hyperprior import Hyperprior, HyperpriorConfig
+from . import weights
 from .refine import EFFORT_ITERATIONS, refine_latents
 
 QSTEPS = 16  # quality is stored in 1/16 steps: fractional qualities interpolate between trained levels
@@ -46,7 +52,9 @@ class Side(NamedTuple):
 
 
 class HyperpriorCodec:
-    """A loaded model, ready to code (no update step): float transforms plus the integer parsing path."""
+    """A loaded model, ready to code (no update step): float transforms plus the integer parsing path.
+    Implements ``aecodec.contract.ImageCodec``."""
+
 
     def __init__(self, model: Hyperprior, fixed: dict[str, Tensor], z_table: CdfTable, y_table: CdfTable,
                  device: str = "cpu"):
@@ -59,6 +67,10 @@ class HyperpriorCodec:
         self.scale_bounds = fixed["scale_bounds"].long()  # [S-1], FRAC_A bits
         self.z_coder = RansCoder(z_table)
         self.y_coder = RansCoder(y_table)
+
+    @property
+    def stride(self) -> int:
+        return self.model.stride
 
     @property
     def levels(self) -> int:
@@ -84,6 +96,14 @@ class HyperpriorCodec:
         lo, frac = self._split(q16)
         t = frac / QSTEPS
         return ((1 - t) * log_table[lo] + t * log_table[lo + 1]).exp()[None, :, None, None]
+
+    def inverse_gain(self, q16: int) -> Tensor:
+        """The float gain [1, M, 1, 1] that takes a decoded gained latent back to the synthesis' scale."""
+        return self._float_gain(self.model.log_inv_gain.to(self.device), q16)
+
+    def latent_gain(self, q16: int) -> Tensor:
+        """The latent's integer gain as float64 [1, M, 1, 1]: what the encoder multiplies latents by."""
+        return self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
 
     def lmbda(self, q16: int) -> float:
         """The rate-distortion trade-off a quality stands for (geometric between trained levels)."""
@@ -117,13 +137,13 @@ class HyperpriorCodec:
         """CRC-32 of symbols (little-endian int32): lets the decoder prove it parsed what the encoder wrote."""
         return zlib.crc32(symbols.to(torch.int32).numpy().astype("<i4").tobytes())
 
-    def compress(self, x: Tensor, q16: int, effort: int = 0) -> tuple[list[bytes], tuple[int, int]]:
+    def compress(self, x: Tensor, q16: int, effort: int = 0) -> Coded:
         """x: [1, 3, H, W] in [0, 1], H and W multiples of ``Hyperprior.stride`` -> ([z stream, y stream],
         (z digest, y digest)). ``effort`` > 0 refines the latents for this image (``aecodec.codecs.refine``)."""
         return self.compress_batch(x, q16, effort)[0]
 
     @torch.no_grad()
-    def compress_batch(self, x: Tensor, q16: int, effort: int = 0) -> list[tuple[list[bytes], tuple[int, int]]]:
+    def compress_batch(self, x: Tensor, q16: int, effort: int = 0) -> list[Coded]:
         """``compress`` for a batch [B, 3, H, W] of same-size images: one pass of the analysis transforms
         (the GPU's throughput), then each image's own streams. Refinement runs per image, so a file never
         depends on its batch."""
@@ -132,7 +152,7 @@ class HyperpriorCodec:
         x, y, z, g = self.analyze(x, q16)
         if effort:
             ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None] / (1 << FRAC_A)
-            gains = [t.float().to(self.device) for t in (g, self._float_gain(self.model.log_inv_gain, q16), ihg)]
+            gains = [t.float().to(self.device) for t in (g, self.inverse_gain(q16), ihg)]
         results = []
         for b in range(x.shape[0]):
             y_g, z_b = y[b:b + 1].cpu().to(torch.float64) * g, z[b:b + 1]
@@ -142,7 +162,7 @@ class HyperpriorCodec:
                 y_g = y_r.cpu().to(torch.float64)
             z_stream, side = self.code_hyper(z_b, q16)
             y_stream, symbols = self.code_latent(y_g, side, q16)
-            results.append(([z_stream, y_stream], (self.digest(side.z_hat), self.digest(symbols))))
+            results.append(Coded([z_stream, y_stream], (self.digest(side.z_hat), self.digest(symbols))))
         return results
 
     @staticmethod
@@ -160,15 +180,14 @@ class HyperpriorCodec:
         return self.y_coder.decode(stream, side.idx), side.mu_g
 
     def decompress(self, streams: list[bytes], height: int, width: int, q16: int,
-                   digests: tuple[int, int]) -> Tensor:
+                   digests: tuple[int, ...]) -> Tensor:
         """Streams of an image padded to ``height`` x ``width`` -> x_hat [1, 3, height, width] in [0, 1].
         Each stream's symbols are checked against the encoder's digest as soon as they are decoded, so damage
         is reported before the expensive steps."""
-        return self.decompress_batch([(streams, digests)], height, width, q16)
+        return self.decompress_batch([Coded(streams, digests)], height, width, q16)
 
     @torch.no_grad()
-    def decompress_batch(self, items: list[tuple[list[bytes], tuple[int, int]]], height: int, width: int,
-                         q16: int) -> Tensor:
+    def decompress_batch(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
         """``decompress`` for several same-size images (streams, digests): each is parsed on its own (the
         integer path), then one synthesis pass makes all the pixels, [B, 3, height, width]."""
         y_hats = []
@@ -180,22 +199,32 @@ class HyperpriorCodec:
             y_hats.append(symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A))
         return self.synthesize(torch.cat(y_hats), q16)
 
-    # -- shared with codecs built on this model's transforms and hyper-prior (aecodec.codecs.vq) -------------
+    # -- the one hyper path, shared with the codecs built on these transforms (checkerboard, vq) ------------
     def analyze(self, x: Tensor, q16: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Images [B, 3, H, W] -> (x on the device, latent y, gained hyper-latent z, the latent's integer gain
         as float64 [1, M, 1, 1]): the analysis every encoder on these transforms starts from."""
-        m = self.model
         x = x.to(self.device)
-        y = m.analysis(x).float()
-        z = m.h_a(y) * self._float_gain(m.log_hyper_gain.to(self.device), q16)
-        g = self._int_gain(self.gain_fixed, q16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
-        return x, y, z, g
+        y = self.model.analysis(x).float()
+        return x, y, self.hyper_latent(y, q16), self.latent_gain(q16)
+
+    def hyper_latent(self, y: Tensor, q16: int) -> Tensor:
+        """Latent -> gained hyper-latent (float, before rounding)."""
+        return self.model.hyper_latent(y, self._float_gain(self.model.log_hyper_gain.to(self.device), q16))
+
+    def side_of(self, z: Tensor, q16: int) -> Side:
+        """Gained hyper-latent [1, N, h, w] -> its symbols and the side information of the latent."""
+        return self.side(torch.round(z).cpu().to(torch.int64), q16)
 
     def code_hyper(self, z: Tensor, q16: int) -> tuple[bytes, Side]:
         """Gained hyper-latent [1, N, h, w] -> (z stream, the side information every latent symbol is coded
         under)."""
-        z_hat = torch.round(z).cpu().to(torch.int64)
-        return self.z_coder.encode(z_hat, self._z_indexes(z_hat.shape)), self.side(z_hat, q16)
+        side = self.side_of(z, q16)
+        return self.z_coder.encode(side.z_hat, self._z_indexes(side.z_hat.shape)), side
+
+    @staticmethod
+    def offsets(y: Tensor, g: Tensor, side: Side) -> Tensor:
+        """Latent [1, M, h, w] -> gained and mean-removed (float64): what a quantizer rounds or vector-codes."""
+        return y.cpu().to(torch.float64) * g - side.mu_g.to(torch.float64) / (1 << FRAC_A)
 
     def parse_hyper(self, stream: bytes, digest: int, height: int, width: int, q16: int) -> Side:
         """Decoder side of ``code_hyper``: the side information, z checked."""
@@ -208,6 +237,45 @@ class HyperpriorCodec:
     def synthesize(self, y_hat_g: Tensor, q16: int) -> Tensor:
         """Gained decoded latents [B, M, h, w] (float64) -> pixels [B, 3, H, W] in [0, 1], thread-invariant."""
         m = self.model
-        y_hat = y_hat_g.float().to(self.device) * self._float_gain(m.log_inv_gain.to(self.device), q16)
+        y_hat = y_hat_g.float().to(self.device) * self.inverse_gain(q16)
         with thread_invariant():
             return m.synthesis(y_hat).clamp_(0, 1)
+
+
+def export(state: dict[str, Tensor], config: HyperpriorConfig, path: Path, provenance: dict | None = None,
+           codec: str | None = None) -> Path:
+    """Write a trained model as a weights file: fp16 parameters, then everything the decoder needs to parse
+    (fixed-point gains, scale thresholds, CDF tables) computed once, here, and stored as integers. ``codec``
+    names the registered codec the file is for (``hyperprior``, ``hyperprior-msssim``)."""
+    model = Hyperprior(config)
+    model.load_state_dict(state)
+    params = weights.half(dict(model.named_parameters()))
+    # Rebuild from the fp16 values so that tables, gains and integer layers match what users load.
+    model.load_state_dict({k: v.float() for k, v in params.items()}, strict=False)
+    IntHyperSynthesis(model.h_s)  # raises if a layer could leave the exact range
+    tensors = dict(params)
+    tensors["fixed.gain"] = to_fixed(model.log_gain.detach().exp(), FRAC_G).int()
+    tensors["fixed.inv_hyper_gain"] = to_fixed(model.log_inv_hyper_gain.detach().exp(), FRAC_A).int()
+    tensors["fixed.scale_bounds"] = to_fixed(scale_table()[:-1], FRAC_A).int()
+    tensors.update(table_tensors("table.z", bottleneck_tables(model.entropy_bottleneck)))
+    tensors.update(table_tensors("table.y", gaussian_tables()))
+    meta = {"family": "hyperprior", "config": json.dumps(config.to_dict())}
+    if codec:
+        meta["codec"] = codec
+    return weights.write(path, tensors, meta, provenance)
+
+
+def load(path: Path, device: str = "cpu") -> HyperpriorCodec:
+    """Weights file -> a ready ``HyperpriorCodec``."""
+    meta = weights.weights_metadata(path)
+    config = HyperpriorConfig.from_dict(json.loads(meta["config"]))
+    tensors = weights.read_tensors(path)
+    model = Hyperprior(config)
+    float_params = {k: v.float() for k, v in tensors.items() if not k.startswith(("fixed.", "table."))}
+    missing, unexpected = model.load_state_dict(float_params, strict=False)
+    params = {k for k, _ in model.named_parameters()}
+    if unexpected or params.intersection(missing):  # constant buffers are rebuilt by the constructor
+        raise ModelMismatchError(f"weights file {path} does not match its config: {missing or unexpected}")
+    fixed = {k[len("fixed."):]: v for k, v in tensors.items() if k.startswith("fixed.")}
+    return HyperpriorCodec(model, fixed, table_from_tensors("table.z", tensors),
+                           table_from_tensors("table.y", tensors), device)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..training.losses import bits_per_pixel
-from ..models.hyperprior import Hyperprior
+from ..models.hyperprior import Hyperprior, bits_per_pixel
 
 # Effort level -> optimizer iterations. Each iteration is one synthesis forward and backward pass (about
 # 1 s for a 768x512 Kodak image on 2 CPU cores, twice a plain encode). Measured on held-out training photos at
@@ -60,7 +59,7 @@ def refine_latents(model: Hyperprior, x: Tensor, y_g: Tensor, z: Tensor, gains: 
             tau = TAU_START * (TAU_END / TAU_START) ** (i / max(1, iterations - 1))
             with torch.enable_grad():
                 z_t = sga_round(z, tau)
-                mu, sigma = model.h_s(z_t * ihg).chunk(2, 1)
+                mu, sigma = model.hyper_parameters(z_t, ihg).chunk(2, 1)
                 mu_g, sigma_g = mu * g, sigma * g
                 v_t = sga_round(y_g - mu_g, tau)
                 y_lik = model.gaussian_conditional._likelihood(v_t, sigma_g)

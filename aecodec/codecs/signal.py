@@ -10,43 +10,25 @@ built from integer histograms stored in the stream.
 """
 from __future__ import annotations
 
-import io
-import json
 import lzma
 import math
 import struct
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..errors import AecError, FormatError
-from ..coding.fixedpoint import ACT_LIMIT, EXACT, FRAC_A, FRAC_W, shift_round, to_fixed
 from ..coding.ans import decode_indices, encode_indices, quantize_probabilities
+from ..coding.fixedpoint import ACT_LIMIT, EXACT, FRAC_A, FRAC_W, shift_round, to_fixed
+from ..errors import AecError, FormatError, ModelMismatchError
+from ..models.signal import CODE, WINDOW, SignalAE
+from . import weights
 
-WINDOW = 64
-CODE = 8
-HIDDEN = 64
 MAX_ALPHABET = 1 << 15  # larger residual ranges fall back to lzma
 
-
-class SignalAE(nn.Module):
-    """Dense autoencoder of normalized windows; ReLU only in the decoder, so its fixed-point twin is exact."""
-
-    def __init__(self, window: int = WINDOW, hidden: int = HIDDEN, code: int = CODE):
-        super().__init__()
-        self.encoder = nn.Sequential(nn.Linear(window, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
-                                     nn.Linear(hidden, code))
-        self.decoder = nn.Sequential(nn.Linear(code, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, window))
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Training pass: uniform noise stands in for rounding the latents."""
-        z = self.encoder(x)
-        z_noisy = z + torch.rand_like(z) - 0.5 if self.training else torch.round(z)
-        return self.decoder(z_noisy), z
 
 
 class IntDecoder:
@@ -75,6 +57,8 @@ class IntDecoder:
 
 @dataclass
 class SignalCodec:
+    """Ready-to-code array codec (``aecodec.contract.ArrayCodec``): parameters, then latents and residuals."""
+
     model: SignalAE
 
     def __post_init__(self):
@@ -164,40 +148,16 @@ def _decode_integers(data: bytes, n: int) -> np.ndarray:
     return v
 
 
-def params_bytes(params: dict, shape: tuple[int, ...], dtype: str) -> bytes:
-    return json.dumps({**params, "shape": list(shape), "dtype": dtype}).encode()
+def export(model: SignalAE, path: Path, provenance: dict | None = None) -> Path:
+    """Signal autoencoder -> fp16 weights file (the decoder's fixed-point twin is rebuilt from these values)."""
+    return weights.write(path, weights.half(model.state_dict()), {"family": "signal", "codec": "signal"}, provenance)
 
 
-def read_params(data: bytes) -> dict:
+def load(path: Path, device: str = "cpu") -> SignalCodec:
+    """Weights file -> a ready ``SignalCodec`` (CPU: the network is tiny and integer on the decoder side)."""
+    model = SignalAE()
     try:
-        p = json.loads(data)
-        ok = (isinstance(p, dict) and p.get("dtype") in ("float32", "float64") and isinstance(p.get("shape"), list)
-              and all(isinstance(s, int) and s >= 0 for s in p["shape"]) and 1 <= len(p["shape"]) <= 2
-              and math.prod(p["shape"]) == p.get("n") and float(p["bound"]) > 0 and float(p["std"]) > 0
-              and isinstance(p.get("delta", False), bool))
-    except (ValueError, TypeError, KeyError):
-        ok = False
-    if not ok:
-        raise FormatError("corrupted array parameters")
-    return p
-
-
-def load_array(src) -> np.ndarray:
-    """A .npy file (or array) -> float64 1-D/2-D array; anything else is an ``InputImageError``-style refusal."""
-    from ..errors import InputImageError
-
-    try:
-        a = np.load(src, allow_pickle=False) if not isinstance(src, np.ndarray) else src
-    except (OSError, ValueError) as e:
-        raise InputImageError(f"cannot read array {src}: {e}") from None
-    if a.ndim not in (1, 2) or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-        raise InputImageError(f"need a 1-D or 2-D real array, got shape {a.shape} dtype {a.dtype}")
-    if not np.all(np.isfinite(a)):
-        raise InputImageError("array holds NaN or infinity")
-    return a
-
-
-def to_npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, a)
-    return buf.getvalue()
+        model.load_state_dict({k: v.float() for k, v in weights.read_tensors(path).items()})
+    except RuntimeError as e:
+        raise ModelMismatchError(f"weights file {path} does not fit the signal autoencoder: {e}") from None
+    return SignalCodec(model)

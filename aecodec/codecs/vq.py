@@ -20,13 +20,13 @@ from typing import Callable
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from ..errors import FormatError, ModelMismatchError
-from ..coding.fixedpoint import FRAC_A, FRAC_G
-from ..coding.ans import decode_segments, encode_segments
+from ..coding.ans import CategoricalCoder
+from ..coding.fixedpoint import FRAC_A
+from ..contract import Coded
+from ..errors import FormatError
+from . import weights
 
 GROUP = 2  # channels per vector
 BUCKET = 4  # scale indices per class
@@ -71,16 +71,15 @@ def latent_pairs(hp, y: Tensor, hq16: int, top: int) -> tuple[Tensor, Tensor, Te
     """Analysis latent [1, M, h, w] at hyperprior quality ``hq16`` -> (integer z, mean-removed gained channel
     pairs [n, 2] float64, their classes [n] clamped to ``top``, gained means [1, M, h, w] in FRAC_A fixed
     point): what the encoder quantizes, shared by the codec, its training and its measurements."""
-    m = hp.model
-    z_hat = torch.round(m.h_a(y) * hp._float_gain(m.log_hyper_gain, hq16)).cpu().to(torch.int64)
-    _, _, idx, mu_g = hp.side(z_hat, hq16)
-    g = hp._int_gain(hp.gain_fixed, hq16).to(torch.float64)[None, :, None, None] / (1 << FRAC_G)
-    v = y.cpu().to(torch.float64) * g - mu_g.to(torch.float64) / (1 << FRAC_A)
-    return z_hat, pair_vectors(v), classes_of(idx).clamp(max=top), mu_g
+    side = hp.side_of(hp.hyper_latent(y, hq16), hq16)
+    v = hp.offsets(y, hp.latent_gain(hq16), side)
+    return side.z_hat, pair_vectors(v), classes_of(side.idx).clamp(max=top), side.mu_g
 
 
 class VQCodec:
-    """Ready-to-code VQ codec: ``levels[q - 1]`` is the hyperprior gain level of quality ``q``."""
+    """Ready-to-code VQ codec (``aecodec.contract.ImageCodec``): ``levels[q - 1]`` is the hyperprior gain level
+    of quality ``q``."""
+
 
     def __init__(self, hp, levels: list[int], books: dict[tuple[int, int], Tensor],
                  freqs: dict[tuple[int, int], np.ndarray]):
@@ -90,6 +89,12 @@ class VQCodec:
         self.books = books  # (quality, class) -> int64 [K, 2], FRAC_A fractional bits
         self.books_float = {k: v.double() / (1 << FRAC_A) for k, v in books.items()}
         self.freqs = freqs  # (quality, class) -> int64 [K] summing to 2^16
+        # one ANS stream per tile: each class's indices (in latent order) under its prior, classes in order
+        self.coders = {q: CategoricalCoder([freqs[(q, c)] for c in range(self.top[q] + 1)]) for q in self.top}
+
+    @property
+    def stride(self) -> int:
+        return self.hp.stride
 
     def _level(self, q16: int) -> tuple[int, int]:
         q, frac = divmod(q16, 16)
@@ -103,16 +108,16 @@ class VQCodec:
             return self.books_float[(q, c)], torch.from_numpy(16 - np.log2(self.freqs[(q, c)].astype(np.float64)))
         return ec_assign(v, cls, book_and_bits)
 
-    def compress(self, x: Tensor, q16: int, effort: int = 0) -> tuple[list[bytes], tuple[int, int]]:
+    def compress(self, x: Tensor, q16: int, effort: int = 0) -> Coded:
         """One padded image [1, 3, H, W] -> ([z stream, index stream], (z digest, index digest))."""
         return self.compress_batch(x, q16, effort)[0]
 
     def decompress(self, streams: list[bytes], height: int, width: int, q16: int,
-                   digests: tuple[int, int]) -> Tensor:
-        return self.decompress_batch([(streams, digests)], height, width, q16)
+                   digests: tuple[int, ...]) -> Tensor:
+        return self.decompress_batch([Coded(streams, digests)], height, width, q16)
 
     @torch.no_grad()
-    def compress_batch(self, x: Tensor, q16: int, effort: int = 0) -> list[tuple[list[bytes], tuple[int, int]]]:
+    def compress_batch(self, x: Tensor, q16: int, effort: int = 0) -> list[Coded]:
         if effort:
             raise ValueError("vqvae has no encoder effort levels (use effort 0)")
         q, hq16 = self._level(q16)
@@ -120,36 +125,21 @@ class VQCodec:
         x, y, z, g = hp.analyze(x, hq16)
         results = []
         for b in range(x.shape[0]):
-            z_stream, (z_hat, _, idx, mu_g) = hp.code_hyper(z[b:b + 1], hq16)
-            v = y[b:b + 1].cpu().to(torch.float64) * g - mu_g.to(torch.float64) / (1 << FRAC_A)
-            cls = classes_of(idx).clamp(max=self.top[q])
-            codes = self.nearest(q, cls, pair_vectors(v))
-            results.append(([z_stream, self._encode(q, cls, codes)], (hp.digest(z_hat), hp.digest(codes))))
+            z_stream, side = hp.code_hyper(z[b:b + 1], hq16)
+            cls = classes_of(side.idx).clamp(max=self.top[q])
+            codes = self.nearest(q, cls, pair_vectors(hp.offsets(y[b:b + 1], g, side)))
+            stream = self.coders[q].encode(codes.numpy(), cls.numpy())
+            results.append(Coded([z_stream, stream], (hp.digest(side.z_hat), hp.digest(codes))))
         return results
 
-    def _encode(self, q: int, cls: Tensor, codes: Tensor) -> bytes:
-        """One ANS stream: for each class in increasing order, its indices (in latent order) under its prior."""
-        return encode_segments([(codes[cls == c].numpy(), self.freqs[(q, c)]) for c in range(self.top[q] + 1)])
-
-    def _decode(self, q: int, cls: Tensor, data: bytes) -> Tensor:
-        sels = [torch.nonzero(cls == c).flatten() for c in range(self.top[q] + 1)]
-        runs = decode_segments(data, [(self.freqs[(q, c)], len(sel)) for c, sel in enumerate(sels)])
-        codes = torch.zeros(len(cls), dtype=torch.int64)
-        for c, (sel, got) in enumerate(zip(sels, runs)):
-            if len(got) and got.max() >= len(self.freqs[(q, c)]):
-                raise FormatError("corrupted .aec payload: index out of range")
-            codes[sel] = torch.from_numpy(got)
-        return codes
-
     @torch.no_grad()
-    def decompress_batch(self, items: list[tuple[list[bytes], tuple[int, int]]], height: int, width: int,
-                         q16: int) -> Tensor:
+    def decompress_batch(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
         q, hq16 = self._level(q16)
         y_hats = []
         for streams, digests in items:
             _, _, idx, mu_g = self.hp.parse_hyper(streams[0], digests[0], height, width, hq16)
             cls = classes_of(idx).clamp(max=self.top[q])
-            codes = self._decode(q, cls, streams[1])
+            codes = torch.from_numpy(self.coders[q].decode(streams[1], cls.numpy()))
             if self.hp.digest(codes) != digests[1]:
                 raise FormatError("corrupted .aec payload: codebook indices fail their check")
             vecs = torch.zeros(len(codes), GROUP, dtype=torch.int64)
@@ -160,27 +150,27 @@ class VQCodec:
         return self.hp.synthesize(torch.cat(y_hats), hq16)
 
 
-def export_vq(path: Path, base_hash: str, levels: list[int], books: dict, freqs: dict, provenance: dict) -> None:
+def export(path: Path, base_hash: str, levels: list[int], books: dict, freqs: dict,
+           provenance: dict | None = None) -> Path:
+    """Codebooks (FRAC_A fixed point) and 16-bit index frequencies per (quality, class) -> a weights file that
+    pins the ``hyperprior`` weights it was trained for by their SHA-256 (``base_hash``, hex)."""
     tensors = {}
     for (q, c), b in books.items():
         tensors[f"book.{q}.{c}"] = b.to(torch.int32).contiguous()
         tensors[f"freq.{q}.{c}"] = torch.from_numpy(np.asarray(freqs[(q, c)], dtype=np.int32))
-    save_file(tensors, str(path), metadata={"family": "vqvae", "base_sha256": base_hash, "levels": json.dumps(levels)})
-    path.with_suffix(".json").write_text(json.dumps(provenance, indent=1) + "\n")
+    meta = {"family": "vqvae", "base_sha256": base_hash, "levels": json.dumps(levels)}
+    return weights.write(path, tensors, meta, provenance)
 
 
-def load_vq(path: Path, device: str = "cpu") -> VQCodec:
-    from ..registry import get_codec
-    from .weights import file_hash
-
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata()
-    base = get_codec("hyperprior")
-    if file_hash(base.weights_path).hex() != meta["base_sha256"]:
-        raise ModelMismatchError("vqvae codebooks were trained for other hyperprior weights")
-    tensors = load_file(str(path))
+def load(path: Path, device: str, base) -> VQCodec:
+    """Codebook file -> a ready ``VQCodec`` over ``base``, the loaded hyperprior it was trained for (the
+    registry checks the pinned hash)."""
+    meta = weights.weights_metadata(path)
     books, freqs = {}, {}
-    for k, v in tensors.items():
+    for k, v in weights.read_tensors(path).items():
         kind, q, c = k.split(".")
-        (books if kind == "book" else freqs)[(int(q), int(c))] = v.long() if kind == "book" else v.numpy().astype(np.int64)
-    return VQCodec(base.load(device), json.loads(meta["levels"]), books, freqs)
+        if kind == "book":
+            books[(int(q), int(c))] = v.long()
+        else:
+            freqs[(int(q), int(c))] = v.numpy().astype(np.int64)
+    return VQCodec(base, json.loads(meta["levels"]), books, freqs)

@@ -117,3 +117,28 @@ def decode_segments(data: bytes, segments: list[tuple[np.ndarray, int]]) -> list
     except Exception as e:
         raise FormatError(f"corrupted index stream: {e}") from None
     return out
+
+
+class CategoricalCoder:
+    """Symbols under one of several frequency tables, chosen per symbol by ``indexes``, in ONE ANS stream: the
+    same interface as ``aecodec.coding.rans.RansCoder``. Symbols are coded grouped by table (increasing table
+    index, each group in its original order), so each table's model is built once; the decoder, which knows
+    the indexes, regroups them."""
+
+    def __init__(self, tables: list[np.ndarray]):
+        self.tables = [np.asarray(t, dtype=np.int64) for t in tables]
+
+    def encode(self, symbols, indexes) -> bytes:
+        s, idx = np.asarray(symbols).reshape(-1), np.asarray(indexes).reshape(-1)
+        return encode_segments([(s[idx == c], t) for c, t in enumerate(self.tables)])
+
+    def decode(self, data: bytes, indexes) -> np.ndarray:
+        """int64 symbols in the order (and shape) of ``indexes``."""
+        idx = np.asarray(indexes)
+        flat = idx.reshape(-1)
+        sels = [np.flatnonzero(flat == c) for c in range(len(self.tables))]
+        runs = decode_segments(data, [(t, len(sel)) for t, sel in zip(self.tables, sels)])
+        out = np.zeros(len(flat), dtype=np.int64)
+        for sel, got in zip(sels, runs):
+            out[sel] = got
+        return out.reshape(idx.shape)

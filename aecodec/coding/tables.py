@@ -1,18 +1,15 @@
-"""Quantized CDF tables and the rANS coder behind one small interface.
+"""Quantized CDF tables: built once from trained entropy models, stored as integers in weights files.
 
 Tables are built once, when weights are exported, from the trained entropy models, and stored in the weights
 file as int32: the decoder never evaluates a float density to parse, so parsing cannot depend on the machine.
-CompressAI's rANS (C++) codes symbols; its list-based interface is converted here, at the edge.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from compressai._CXX import pmf_to_quantized_cdf
-from compressai.ans import RansDecoder, RansEncoder
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from torch import Tensor
 
@@ -92,30 +89,3 @@ def table_tensors(prefix: str, t: CdfTable) -> dict[str, Tensor]:
 
 def table_from_tensors(prefix: str, tensors: dict[str, Tensor]) -> CdfTable:
     return CdfTable(tensors[f"{prefix}.cdfs"], tensors[f"{prefix}.lengths"], tensors[f"{prefix}.offsets"])
-
-
-class RansCoder:
-    """Symbols with per-symbol table indexes <-> bytes, through CompressAI's rANS."""
-
-    def __init__(self, table: CdfTable):
-        self.cdfs, self.lengths, self.offsets = table.as_lists()
-
-    def encode(self, symbols: Tensor, indexes: Tensor) -> bytes:
-        return RansEncoder().encode_with_indexes(
-            symbols.reshape(-1).int().tolist(), indexes.reshape(-1).int().tolist(),
-            self.cdfs, self.lengths, self.offsets)
-
-    def decode(self, data: bytes, indexes: Tensor) -> Tensor:
-        return self.reader(data, indexes.numel())(indexes)
-
-    def reader(self, data: bytes, total: int) -> Callable[[Tensor], Tensor]:
-        """Decode one stream in parts: each call takes the next ``indexes.numel()`` symbols (of ``total``), so
-        the indexes of a later part may depend on the symbols of an earlier one (context models)."""
-        # The C++ decoder does not bound its reads; zero padding keeps a damaged stream inside the buffer.
-        dec = RansDecoder()
-        dec.set_stream(data + bytes(4 * total + 64))
-
-        def read(indexes: Tensor) -> Tensor:
-            out = dec.decode_stream(indexes.reshape(-1).int().tolist(), self.cdfs, self.lengths, self.offsets)
-            return torch.tensor(out, dtype=torch.int64).reshape(indexes.shape)
-        return read

@@ -14,7 +14,7 @@ from ..api import decode, encode
 from ..errors import AecError, AecWarning
 from ..image import open_image
 from .metrics import psnr as psnr_db
-from ..registry import get_codec
+from ..registry import codec_of_weights, get_codec
 
 
 def _bisect(lo: int, hi: int, ok) -> int | None:
@@ -31,21 +31,22 @@ def _bisect(lo: int, hi: int, ok) -> int | None:
 
 
 def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = None, max_bytes: int | None = None,
-                     psnr: float | None = None, codec: str | None = None, device: str = "cpu", effort: int = 0) -> bytes:
+                     psnr: float | None = None, codec: str | None = None, device: str = "cpu", effort: int = 0,
+                     weights: str | Path | None = None) -> bytes:
     """Encode at the highest quality whose file fits ``bpp`` or ``max_bytes``, or at the lowest quality whose
     decoded PSNR reaches ``psnr`` (exactly one target). Out-of-reach targets give the nearest end, with a warning.
     With ``effort`` > 0 the search itself runs at effort 0 and only the chosen quality is refined (refinement
     lowers the rate and barely moves PSNR, so a size target still holds)."""
     if sum(t is not None for t in (bpp, max_bytes, psnr)) != 1:
         raise AecError("give exactly one of bpp, max_bytes, psnr")
-    info = get_codec(codec)
+    info = codec_of_weights(weights, codec) if weights else get_codec(codec)
     im = open_image(image)
     lo, hi = 16 * min(info.qualities), 16 * max(info.qualities)
     cache: dict[int, bytes] = {}
 
     def coded(q16: int) -> bytes:
         if q16 not in cache:
-            cache[q16] = encode(im, codec=info.name, quality=q16 / 16, device=device)
+            cache[q16] = encode(im, codec=info.name, quality=q16 / 16, device=device, weights=weights)
         return cache[q16]
 
     if psnr is None:
@@ -55,23 +56,24 @@ def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = Non
         if best is None:
             warnings.warn(f"target not reachable: the smallest file is {len(coded(lo))} bytes", AecWarning,
                           stacklevel=2)
-            return _refined(im, info.name, lo, device, effort, lambda data: len(data) <= len(coded(lo)), coded(lo))
-        return _refined(im, info.name, best, device, effort, fits, coded(best))
+            return _refined(im, info.name, weights, lo, device, effort, lambda data: len(data) <= len(coded(lo)), coded(lo))
+        return _refined(im, info.name, weights, best, device, effort, fits, coded(best))
     ref = np.asarray(im.convert("RGB"))
-    reaches = lambda data: psnr_db(ref, np.asarray(decode(data).convert("RGB"))) >= psnr  # noqa: E731
+    reaches = lambda data: psnr_db(ref, np.asarray(decode(data, weights=weights).convert("RGB"))) >= psnr  # noqa: E731
     # psnr grows with quality: find the largest q that still misses the target, then step one up
     below = _bisect(lo, hi, lambda q: not reaches(coded(q)))
     if below is None:
-        return _refined(im, info.name, lo, device, effort, reaches, coded(lo))
+        return _refined(im, info.name, weights, lo, device, effort, reaches, coded(lo))
     if below == hi:
         warnings.warn(f"PSNR {psnr} dB not reachable; using the highest quality", AecWarning, stacklevel=2)
         return coded(hi)
-    return _refined(im, info.name, below + 1, device, effort, reaches, coded(below + 1))
+    return _refined(im, info.name, weights, below + 1, device, effort, reaches, coded(below + 1))
 
 
-def _refined(im: Image.Image, codec: str, q16: int, device: str, effort: int, ok, plain: bytes) -> bytes:
+def _refined(im: Image.Image, codec: str, weights: str | Path | None, q16: int, device: str, effort: int, ok,
+             plain: bytes) -> bytes:
     """The chosen quality at the asked effort, if that file still meets the target (else the plain one)."""
     if effort == 0:
         return plain
-    data = encode(im, codec=codec, quality=q16 / 16, device=device, effort=effort)
+    data = encode(im, codec=codec, quality=q16 / 16, device=device, effort=effort, weights=weights)
     return data if ok(data) else plain

@@ -81,8 +81,8 @@ def discrete_bits(v: Tensor, scale: Tensor) -> Tensor:
 def hyper_side(base: nn.Module, y: Tensor, level: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Frozen base: (gain [B, M, 1, 1], hyperprior (mean, scale) ungained [B, 2M, h, w], z bits per sample)."""
     g, _, hg, ihg = base.gains(level)
-    z_hat = torch.round(base.h_a(y) * hg)
-    params = base.h_s(z_hat * ihg)
+    z_hat = torch.round(base.hyper_latent(y, hg))
+    params = base.hyper_parameters(z_hat, ihg)
     _, z_lik = base.entropy_bottleneck(z_hat, training=False)
     return g, params, -torch.log2(z_lik).flatten(1).sum(1)
 

@@ -7,6 +7,7 @@ hyper-synthesis predicts mean and scale of the *ungained* latent; the gained lat
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -37,6 +38,12 @@ class HyperpriorConfig:
     def from_dict(cls, d: dict) -> "HyperpriorConfig":
         return cls(N=int(d["N"]), M=int(d["M"]), lambdas=tuple(float(v) for v in d["lambdas"]),
                    aux_transform=bool(d.get("aux_transform", False)))
+
+
+def bits_per_pixel(likelihoods: dict[str, Tensor], num_pixels: int) -> Tensor:
+    """Per-sample bpp from likelihoods (the ideal code length, -log2 p)."""
+    total = sum(torch.log(lik).flatten(1).sum(1) for lik in likelihoods.values())
+    return total / (-math.log(2) * num_pixels)
 
 
 def conv(cin: int, cout: int, k: int = 5, s: int = 2) -> nn.Conv2d:
@@ -102,11 +109,11 @@ class Hyperprior(nn.Module):
         """Training pass: noise for the rate terms, straight-through rounding for what the decoders see."""
         g, ig, hg, ihg = self.gains(level)
         y = self.analysis(x)
-        z = self.h_a(y).float() * hg
+        z = self.hyper_latent(y, hg).float()
         with torch.autocast(x.device.type, enabled=False):  # entropy models stay fp32 under AMP
             _, z_likelihoods = self.entropy_bottleneck(z)
         z_hat = ste_round(z)
-        mu, sigma = self.h_s(z_hat * ihg).float().chunk(2, 1)
+        mu, sigma = self.hyper_parameters(z_hat, ihg).float().chunk(2, 1)
         mu_g, sigma_g = mu * g, sigma * g
         y_g = y.float() * g
         with torch.autocast(x.device.type, enabled=False):
@@ -114,6 +121,16 @@ class Hyperprior(nn.Module):
         y_hat = ste_round(y_g - mu_g) + mu_g
         x_hat = self.synthesis(y_hat * ig)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    # -- the hyper path, shared by training, the codecs, refinement and the context model -------------------
+    def hyper_latent(self, y: Tensor, hyper_gain: Tensor) -> Tensor:
+        """Latent -> gained hyper-latent (rounded by the caller: noise in training, round() in the codecs)."""
+        return self.h_a(y) * hyper_gain
+
+    def hyper_parameters(self, z_hat: Tensor, inv_hyper_gain: Tensor) -> Tensor:
+        """Quantized gained hyper-latent -> the *ungained* latent's (mean, scale) along dim 1, in float. The
+        codecs compute the same in integers (``aecodec.coding.fixedpoint.IntHyperSynthesis``)."""
+        return self.h_s(z_hat * inv_hyper_gain)
 
     def analysis(self, x: Tensor) -> Tensor:
         """Image [B, 3, H, W] (H, W multiples of 16) -> latent [B, M, H/16, W/16], before any gain."""

@@ -28,7 +28,6 @@ from .optim import EarlyStopping, WeightEMA, cosine_lr
 from ..models.hyperprior import Hyperprior, HyperpriorConfig
 from .vqvae import VQConfig, VQVAE
 from ..registry import get_codec
-from ..codecs.vq import load_vq
 
 
 @dataclass
@@ -173,7 +172,7 @@ def build_model(o: TrainOptions, ckpt: dict | None) -> nn.Module:
             return VQVAE(hp, c.levels, c.sizes)
         if not o.init.endswith(".safetensors"):
             raise ValueError("--codec vqvae needs --init, a vqvae weights file (e.g. from scripts/train_vq.py)")
-        return VQVAE.from_codec(load_vq(Path(o.init)))
+        return VQVAE.from_codec(get_codec("vqvae").load("cpu", o.init))
     if o.codec != "hyperprior":
         raise ValueError(f"unknown codec {o.codec!r} to train (hyperprior, vqvae)")
     lambdas = tuple(float(v) for v in o.lambdas.split(",")) if o.lambdas else HyperpriorConfig().lambdas

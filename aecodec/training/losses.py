@@ -1,12 +1,13 @@
 """Rate-distortion loss: lambda * 255^2 * MSE + bpp, per sample so each sample may train its own quality level."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from pytorch_msssim import ms_ssim
 from torch import Tensor
+
+from ..models.hyperprior import bits_per_pixel
 
 
 @dataclass
@@ -15,11 +16,6 @@ class RDLoss:
     bpp: Tensor  # [B]
     mse: Tensor  # [B]
 
-
-def bits_per_pixel(likelihoods: dict[str, Tensor], num_pixels: int) -> Tensor:
-    """Per-sample bpp from likelihoods (the ideal code length, -log2 p)."""
-    total = sum(torch.log(lik).flatten(1).sum(1) for lik in likelihoods.values())
-    return total / (-math.log(2) * num_pixels)
 
 
 def rd_loss(x: Tensor, out: dict, lmbda: Tensor, metric: str = "mse") -> RDLoss:

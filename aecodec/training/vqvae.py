@@ -92,7 +92,7 @@ class VQVAE(nn.Module):
                 sel = cls == c
                 vecs = vecs.index_put((sel,), self.books[_key(q, c)][codes[sel]])
                 logp = logp.index_put((sel,), torch.log_softmax(self.logits[_key(q, c)], 0)[codes[sel]])
-            inv = hp._float_gain(hp.model.log_inv_gain, self._hq16(q))
+            inv = hp.inverse_gain(self._hq16(q))
             y_hats.append((unpair(vecs, mu_g.shape) + mu_g) * inv)
             y_liks.append(logp.exp())
             z_liks.append(z_lik.flatten())

@@ -1,0 +1,152 @@
+"""The payload inside a container: stream order, the content check, tiling rules and array parameters.
+
+Stream order (docs/format.md): each tile's streams in row-major tile order (``streams_per_tile`` each), then
+the alpha plane when the image has one, then the *check*: big-endian CRC-32s of the header fields and of each
+other stream's symbols (a codec's digests), so damage is caught before or as it is decoded. Arrays: a JSON
+parameter stream, the codec's streams, then the check over their bytes. One writer (``seal``) and one reader
+(``open_checked``) serve every codec. Torch-free: ``aecodec info`` and the Pillow plugin's open use it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..codecs.weights import file_hash
+from ..errors import FormatError, ModelMismatchError
+from ..registry import CodecInfo, codec_by_id
+from . import container
+from .container import Container
+
+TILE = 1024  # tile side for large images: bounds memory, multiple of every model stride
+TILE_ABOVE = 1536 * 1536  # images with more pixels than this are coded in tiles
+TILE_MIN, TILE_MAX = 256, 4096  # tile sides a file may use
+UNTILED_MAX = 3072 * 3072  # the largest image a file may code as one tile (memory bound for decoders)
+
+
+def tiling_problem(tile: int, width: int, height: int) -> str | None:
+    """Why a tiling is not allowed (encoder and decoder share one rule), or None."""
+    if tile and not (tile % 64 == 0 and TILE_MIN <= tile <= TILE_MAX):
+        return f"tile must be 0 or a multiple of 64 from {TILE_MIN} to {TILE_MAX}, not {tile}"
+    if tile == 0 and width * height > UNTILED_MAX:
+        return f"a {width}x{height} image is too large for one tile (at most {UNTILED_MAX} pixels)"
+    return None
+
+
+def tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """(top, left, height, width) of each tile in row-major order; one tile when ``tile`` is 0."""
+    if tile == 0:
+        return [(0, 0, height, width)]
+    return [(t, l, min(tile, height - t), min(tile, width - l))
+            for t in range(0, height, tile) for l in range(0, width, tile)]
+
+
+def header_digest(c: Container) -> int:
+    """CRC-32 of the header fields, repeated inside the content check: a header changed under a forged file
+    CRC is refused before any decoding."""
+    return zlib.crc32(struct.pack(">B8sHIIBH", c.codec_id, c.weights_hash, c.quality16, c.width, c.height,
+                                  container.MODES.index(c.mode), c.tile))
+
+
+def seal(c: Container, streams: list[bytes], digests: list[int]) -> bytes:
+    """Container fields + streams + one digest per stream -> the file's bytes (check stream last)."""
+    c.streams = list(streams)
+    c.streams.append(struct.pack(f">{len(digests) + 1}I", header_digest(c), *digests))
+    return container.pack(c)
+
+
+def open_checked(c: Container, n_streams: int) -> tuple[int, ...]:
+    """The per-stream digests of a parsed container that must hold ``n_streams`` streams before its check;
+    the header digest is verified here."""
+    n = n_streams + 1
+    if len(c.streams) != n or len(c.streams[-1]) != 4 * n:
+        raise FormatError(f"expected {n} streams ending in a {4 * n}-byte check")
+    digests = struct.unpack(f">{n}I", c.streams[-1])
+    if digests[0] != header_digest(c):
+        raise FormatError("corrupted .aec header: fails the content check")
+    return digests[1:]
+
+
+def params_bytes(params: dict, shape: tuple[int, ...], dtype: str) -> bytes:
+    """An array codec's parameters, the array's shape and dtype -> the first stream of an array file."""
+    return json.dumps({**params, "shape": list(shape), "dtype": dtype}).encode()
+
+
+def read_params(data: bytes) -> dict:
+    try:
+        p = json.loads(data)
+        ok = (isinstance(p, dict) and p.get("dtype") in ("float32", "float64") and isinstance(p.get("shape"), list)
+              and all(isinstance(s, int) and s >= 0 for s in p["shape"]) and 1 <= len(p["shape"]) <= 2
+              and math.prod(p["shape"]) == p.get("n") and float(p["bound"]) > 0 and float(p["std"]) > 0
+              and isinstance(p.get("delta", False), bool))
+    except (ValueError, TypeError, KeyError):
+        ok = False
+    if not ok:
+        raise FormatError("corrupted array parameters")
+    return p
+
+
+def codec_of(c: Container, weights: str | Path | None = None) -> CodecInfo:
+    """The registered codec of a parsed container, checked against the weights that will decode it: the
+    shipped file, or a ``weights`` file given for it."""
+    info = codec_by_id(c.codec_id)
+    have = file_hash(weights)[:8] if weights else info.weights_hash
+    if c.weights_hash != have:
+        where = f"the weights file {Path(weights).name}" if weights else "the installed weights"
+        raise ModelMismatchError(
+            f"this file was made with other weights of codec {info.name!r} (hash {c.weights_hash.hex()}) than "
+            f"{where} (hash {have.hex()}): decode it with --weights FILE (the file it was made with)")
+    if not 16 * min(info.qualities) <= c.quality16 <= 16 * max(info.qualities):
+        raise FormatError(f"invalid quality {c.quality} for codec {info.name!r}")
+    return info
+
+
+@dataclass
+class FileInfo:
+    """What ``aecodec info`` prints."""
+
+    codec: str
+    codec_id: int
+    weights_hash: str
+    quality: float
+    width: int
+    height: int
+    mode: str
+    tiles: int
+    bytes: int
+    bpp: float
+    compression_ratio: float  # raw size (8-bit samples, or the array's bytes) over file size
+    decodable: bool  # False when this installation lacks the codec or its exact weights
+    array: dict | None = None  # arrays (mode F): shape, dtype, error bound; then bpp is bits per value
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def inspect(data: bytes, weights: str | Path | None = None) -> FileInfo:
+    """Header facts and rate of .aec bytes (validated, not decoded); works for files of codecs or weights
+    this installation lacks (``decodable`` says whether it, or the given ``weights`` file, can decode it)."""
+    c = container.unpack(bytes(data))
+    try:
+        name = codec_by_id(c.codec_id).name
+    except ModelMismatchError:
+        name = f"unknown (id {c.codec_id})"
+    try:
+        codec_of(c, weights)
+        decodable = True
+    except ModelMismatchError:
+        decodable = False
+    pixels = c.width * c.height
+    if c.mode == "F" and c.streams:
+        p = read_params(c.streams[0])
+        values = max(1, p["n"])
+        raw = values * (4 if p["dtype"] == "float32" else 8)
+        return FileInfo(name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode, 1,
+                        len(data), 8 * len(data) / values, raw / len(data), decodable,
+                        {"shape": p["shape"], "dtype": p["dtype"], "error_bound": p["bound"]})
+    return FileInfo(name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode,
+                    len(tiles(c.width, c.height, c.tile)), len(data), 8 * len(data) / pixels,
+                    3 * pixels / len(data), decodable)
