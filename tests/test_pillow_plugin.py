@@ -1,5 +1,5 @@
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 import aecodec
 
@@ -17,3 +17,25 @@ def test_pillow_opens_and_saves_aec(tmp_path):
         pixels = np.asarray(opened)
     assert np.array_equal(pixels, np.asarray(aecodec.decode(data)))
     assert Image.MIME["AEC"] == "image/x-aec"
+
+
+def test_open_reads_the_header_and_load_decodes(tmp_path, sample_path):
+    """``Image.open(p).size`` costs a header read, not a neural decode; damage in the payload shows at load."""
+    import time
+
+    import pytest
+
+    path = tmp_path / "s.aec"
+    path.write_bytes(aecodec.encode(sample_path, quality=2))
+    aecodec.decode(path.read_bytes())  # models loaded and warm: the comparison times only the work itself
+    t0 = time.perf_counter()
+    with Image.open(path) as im:
+        size, mode = im.size, im.mode
+        t_open = time.perf_counter() - t0
+        im.load()
+    t_both = time.perf_counter() - t0
+    assert size == Image.open(sample_path).size
+    assert mode == "RGB" and t_open < t_both / 10
+    with pytest.raises(UnidentifiedImageError):  # an array .aec: refused at open, like any unreadable image
+        (tmp_path / "a.aec").write_bytes(aecodec.encode_array(np.arange(100.0), 0.1))
+        Image.open(tmp_path / "a.aec")
