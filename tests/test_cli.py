@@ -200,3 +200,41 @@ def test_arrays_through_the_cli(runner, tmp_path):
     assert fi["compression_ratio"] == pytest.approx(3000 * 8 / (tmp_path / "s.aec").stat().st_size)
     r = runner.invoke(main, ["info", str(tmp_path / "s.aec")])
     assert r.exit_code == 0 and "shape (3000,) float64" in r.output
+
+
+def test_output_errors_are_one_line_with_exit_7(runner, tmp_path, sample_path):
+    folder = tmp_path / "aec"
+    folder.mkdir()
+    for cmd in (["encode", str(sample_path), "-o", str(folder), "--force"],
+                ["encode", str(sample_path), "-o", "/proc/self/x.aec", "--force"]):  # no temporary file there
+        r = runner.invoke(main, cmd)
+        assert r.exit_code == 7 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.output, r.output
+    data = tmp_path / "s.aec"
+    assert runner.invoke(main, ["encode", str(sample_path), "-o", str(data), "-q", "1"]).exit_code == 0
+    r = runner.invoke(main, ["decode", str(data), "-o", str(folder), "--force"])
+    assert r.exit_code == 7 and "is a folder" in r.stderr
+
+
+def test_outputs_follow_the_umask(runner, tmp_path, sample_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        assert runner.invoke(main, ["encode", str(sample_path), "-o", str(tmp_path / "a.aec"), "-q", "1"]).exit_code == 0
+        assert runner.invoke(main, ["decode", str(tmp_path / "a.aec"), "-o", str(tmp_path / "a.png")]).exit_code == 0
+    finally:
+        os.umask(old)
+    for name in ("a.aec", "a.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+
+
+def test_alpha_to_jpeg_warns_and_aec_input_to_encode_is_refused(runner, tmp_path):
+    from tests.conftest import noise_image
+
+    noise_image(40, 30, "RGBA").save(tmp_path / "a.png")
+    assert runner.invoke(main, ["encode", str(tmp_path / "a.png"), "-q", "1"]).exit_code == 0
+    r = runner.invoke(main, ["decode", str(tmp_path / "a.aec"), "-o", str(tmp_path / "a.jpg")])
+    assert r.exit_code == 0 and "alpha" in r.stderr and (tmp_path / "a.jpg").read_bytes()[:2] == b"\xff\xd8"
+    r = runner.invoke(main, ["encode", str(tmp_path / "a.aec"), "-o", str(tmp_path / "b.aec")])
+    assert r.exit_code == 3 and "already an .aec file" in r.stderr and not (tmp_path / "b.aec").exists()
