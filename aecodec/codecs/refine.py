@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
 from ..models.hyperprior import Hyperprior, bits_per_pixel
 
@@ -55,7 +56,8 @@ def refine_latents(model: Hyperprior, x: Tensor, y_g: Tensor, z: Tensor, gains: 
     devices = [x.device.index] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):  # seeded: the same image gives the same file
         torch.manual_seed(seed)
-        for i in range(iterations):
+        # elapsed time and ETA on stderr when it is a terminal (tqdm's disable=None); TQDM_DISABLE=1 silences it
+        for i in tqdm(range(iterations), desc="refining latents", unit="it", leave=False, disable=None):
             tau = TAU_START * (TAU_END / TAU_START) ** (i / max(1, iterations - 1))
             with torch.enable_grad():
                 z_t = sga_round(z, tau)

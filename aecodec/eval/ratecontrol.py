@@ -4,11 +4,13 @@ Rate and distortion are monotone in the quality of the variable-rate model, so ~
 """
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from ..api import decode, encode
 from ..errors import AecError, AecWarning
@@ -43,31 +45,39 @@ def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = Non
     im = open_image(image)
     lo, hi = 16 * min(info.qualities), 16 * max(info.qualities)
     cache: dict[int, bytes] = {}
+    # a bisection over 1/16 quality steps: at most log2 of their count, plus the ends
+    with tqdm(total=math.ceil(math.log2(hi - lo + 1)) + 2, desc="rate control", unit="trial", leave=False,
+              disable=None) as bar:
 
-    def coded(q16: int) -> bytes:
-        if q16 not in cache:
-            cache[q16] = encode(im, codec=info.name, quality=q16 / 16, device=device, weights=weights)
-        return cache[q16]
+        def coded(q16: int) -> bytes:
+            if q16 not in cache:
+                cache[q16] = encode(im, codec=info.name, quality=q16 / 16, device=device, weights=weights)
+                bar.update(1)
+            return cache[q16]
 
-    if psnr is None:
-        limit = max_bytes if max_bytes is not None else bpp * im.width * im.height / 8
-        fits = lambda data: len(data) <= limit  # noqa: E731
-        best = _bisect(lo, hi, lambda q: fits(coded(q)))
-        if best is None:
-            warnings.warn(f"target not reachable: the smallest file is {len(coded(lo))} bytes", AecWarning,
-                          stacklevel=2)
-            return _refined(im, info.name, weights, lo, device, effort, lambda data: len(data) <= len(coded(lo)), coded(lo))
-        return _refined(im, info.name, weights, best, device, effort, fits, coded(best))
-    ref = np.asarray(im.convert("RGB"))
-    reaches = lambda data: psnr_db(ref, np.asarray(decode(data, weights=weights).convert("RGB"))) >= psnr  # noqa: E731
-    # psnr grows with quality: find the largest q that still misses the target, then step one up
-    below = _bisect(lo, hi, lambda q: not reaches(coded(q)))
-    if below is None:
-        return _refined(im, info.name, weights, lo, device, effort, reaches, coded(lo))
-    if below == hi:
-        warnings.warn(f"PSNR {psnr} dB not reachable; using the highest quality", AecWarning, stacklevel=2)
-        return coded(hi)
-    return _refined(im, info.name, weights, below + 1, device, effort, reaches, coded(below + 1))
+        if psnr is None:
+            limit = max_bytes if max_bytes is not None else bpp * im.width * im.height / 8
+            fits = lambda data: len(data) <= limit  # noqa: E731
+            best = _bisect(lo, hi, lambda q: fits(coded(q)))
+            if best is None:
+                warnings.warn(f"target not reachable: the smallest file is {len(coded(lo))} bytes", AecWarning,
+                              stacklevel=2)
+                smallest = len(coded(lo))
+                return _refined(im, info.name, weights, lo, device, effort, lambda data: len(data) <= smallest,
+                                coded(lo))
+            return _refined(im, info.name, weights, best, device, effort, fits, coded(best))
+        ref = np.asarray(im.convert("RGB"))
+        def reaches(data: bytes) -> bool:
+            return psnr_db(ref, np.asarray(decode(data, weights=weights).convert("RGB"))) >= psnr
+
+        # psnr grows with quality: find the largest q that still misses the target, then step one up
+        below = _bisect(lo, hi, lambda q: not reaches(coded(q)))
+        if below is None:
+            return _refined(im, info.name, weights, lo, device, effort, reaches, coded(lo))
+        if below == hi:
+            warnings.warn(f"PSNR {psnr} dB not reachable; using the highest quality", AecWarning, stacklevel=2)
+            return coded(hi)
+        return _refined(im, info.name, weights, below + 1, device, effort, reaches, coded(below + 1))
 
 
 def _refined(im: Image.Image, codec: str, weights: str | Path | None, q16: int, device: str, effort: int, ok,
