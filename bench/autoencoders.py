@@ -19,8 +19,9 @@ import torch.nn.functional as F
 
 from aecodec.ae import DenseAE, Seq2SeqAE, VAE, contractive_autograd, contractive_sigmoid, gaussian_kl, kl_sparsity
 from aecodec.ae.analysis import (CORRUPTIONS, anomaly_report, beta_vae_metric, factor_dataset, mig, psnr01,
-                                 save_grid, signals, subspace_angle_deg)
+                                 save_grid, subspace_angle_deg)
 from aecodec.ae.fit import fit
+from aecodec.training.data import signals
 
 
 def digits() -> tuple[torch.Tensor, torch.Tensor]:

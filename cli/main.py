@@ -499,7 +499,7 @@ def denoise(input: Path, output: Path | None, force: bool) -> None:
 @click.option("--anchor", default="jpeg", show_default=True, help="BD-rate anchor codec.")
 def bench(dataset: str, out: Path, codecs: str | None, limit: int | None, jobs: int, anchor: str) -> None:
     """Rate-distortion benchmark from real bytes: results.json, per_image.csv, PNG plots, BD-rate table."""
-    from aecodec import benchmark
+    from aecodec.eval import benchmark
     from aecodec.training.data import resolve_images
 
     def body():

@@ -2,7 +2,8 @@
 
     python scripts/provenance.py CODEC BENCH_DIR TRAINING_JSON
 BENCH_DIR holds results.json and per_image.csv of `aecodec bench --dataset kodak` (all 24 images);
-TRAINING_JSON describes how the weights were trained (runs, steps, data, hardware, final losses).
+TRAINING_JSON describes how the weights were trained: the JSON `aecodec train` writes beside the weights it
+exports (command, data, steps, validation, time), or a record of several runs (scripts/*_training.json).
 """
 import csv
 import hashlib

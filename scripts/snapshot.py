@@ -1,4 +1,10 @@
-"""Copy a training run's model weights out of a device machine in files of at most 16 MB (fp32 halves)."""
+"""Copy a training run's results out of a device machine in files of at most 16 MB.
+
+    python scripts/snapshot.py RUN OUT
+For last.pt and best.pt: the model weights in two halves (NAME_a.pt: the analysis transforms, NAME_b.pt: the
+rest) and NAME.json (config, step, options, validation); the log; and, once the run has ended, the exported
+weights file and its provenance JSON (what `aecodec train` writes into its folder).
+"""
 import json
 import shutil
 import sys
@@ -18,7 +24,9 @@ for name in ("last", "best"):
     rest = [k for k in keys if k not in half]
     for part, ks in (("a", half), ("b", rest)):
         torch.save({k: ck["model"][k] for k in ks}, out / f"{name}_{part}.pt")
-    info = {k: ck[k] for k in ("config", "step", "options", "best_val")}
+    info = {k: ck[k] for k in ("config", "step", "options", "best_val", "state")}
     (out / f"{name}.json").write_text(json.dumps(info, indent=1))
-if (run / "log.csv").exists():
-    shutil.copy(run / "log.csv", out / "log.csv")
+exported = sorted(run.glob("*.safetensors"))
+for path in [run / "log.csv", *exported, *(w.with_suffix(".json") for w in exported)]:
+    if path.exists():
+        shutil.copy(path, out / path.name)

@@ -115,7 +115,7 @@ def test_bpp_rate_control(runner, tmp_path, sample_path):
 
 def test_train_command_runs_a_tiny_model(runner, tmp_path, sample_path):
     r = runner.invoke(main, ["train", "--data", str(sample_path.parent), "--out", str(tmp_path / "t"), "--N", "8",
-                             "--M", "12", "--steps", "2", "--batch", "1", "--patch", "64", "--warmup", "1",
+                             "--M", "12", "--fresh", "--steps", "2", "--batch", "1", "--patch", "64", "--warmup", "1",
                              "--lambdas", "0.01,0.05"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "t" / "last.pt").exists()
@@ -238,3 +238,26 @@ def test_alpha_to_jpeg_warns_and_aec_input_to_encode_is_refused(runner, tmp_path
     assert r.exit_code == 0 and "alpha" in r.stderr and (tmp_path / "a.jpg").read_bytes()[:2] == b"\xff\xd8"
     r = runner.invoke(main, ["encode", str(tmp_path / "a.aec"), "-o", str(tmp_path / "b.aec")])
     assert r.exit_code == 3 and "already an .aec file" in r.stderr and not (tmp_path / "b.aec").exists()
+
+
+def test_trained_weights_code_with_weights_and_refuse_without(runner, tmp_path, sample_path):
+    """Issue 16's bar: train the default codec a few steps, code with the new weights, and a decoder without
+    them exits 5 with one line naming the hash."""
+    data = tmp_path / "photos"
+    data.mkdir()
+    (data / "a.png").write_bytes(sample_path.read_bytes())
+    run = tmp_path / "run"
+    r = runner.invoke(main, ["train", "--codec", "hyperprior-ctx", "--data", str(data), "--out", str(run),
+                             "--steps", "2", "--batch", "1", "--patch", "64", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    (w,) = run.glob("*.safetensors")
+    assert w.with_suffix(".json").exists()
+    x = tmp_path / "x.aec"
+    assert runner.invoke(main, ["encode", str(sample_path), "--weights", str(w), "-o", str(x), "-q", "2"]).exit_code == 0
+    r = runner.invoke(main, ["decode", str(x), "--weights", str(w), "-o", str(tmp_path / "y.png")])
+    assert r.exit_code == 0 and (tmp_path / "y.png").exists()
+    r = runner.invoke(main, ["decode", str(x), "-o", str(tmp_path / "z.png")])
+    assert r.exit_code == 5 and not (tmp_path / "z.png").exists()
+    assert len(r.stderr.strip().splitlines()) == 1 and aecodec.inspect(x.read_bytes()).weights_hash in r.stderr
+    info = runner.invoke(main, ["info", str(x), "--weights", str(w), "--json"])
+    assert info.exit_code == 0 and json.loads(info.output)["decodable"] is True

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import torch
 
 from aecodec.training.data import load_datasets, load_pack, random_crops, sample_batch, save_pack, split
@@ -26,3 +28,11 @@ def test_crops_pack_and_batches(tmp_path, sample_path):
     x = sample_batch(tr, 4, 64, torch.Generator().manual_seed(0))
     assert x.shape == (4, 3, 64, 64) and 0 <= x.min() and x.max() <= 1
     assert x.is_contiguous(memory_format=torch.channels_last)  # the faster layout for CPU convolutions
+
+
+def test_the_repository_datasets_toml_is_found_from_any_folder(tmp_path, monkeypatch):
+    from aecodec.training.data import datasets_toml
+
+    monkeypatch.delenv("AECODEC_DATASETS_TOML", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert datasets_toml() == Path(__file__).resolve().parent.parent / "datasets.toml"

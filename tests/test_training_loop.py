@@ -7,8 +7,8 @@ from aecodec.training.loop import TrainOptions, lr_at, train
 
 
 def opts(tmp_path, data, steps, name="run"):
-    return TrainOptions(out=str(tmp_path / name), data=data, N=8, M=12, steps=steps, batch=2, patch=64, lr=1e-3,
-                        warmup=2, val_every=3, ckpt_every=3, lambdas="0.01,0.05")
+    return TrainOptions(out=str(tmp_path / name), data=data, fresh=True, N=8, M=12, steps=steps, batch=2, patch=64,
+                        lr=1e-3, warmup=2, val_every=3, ckpt_every=3, lambdas="0.01,0.05")
 
 
 def test_schedule_warmup_then_cosine():
@@ -101,8 +101,8 @@ def test_torchrun_two_cpu_processes_on_gloo(tmp_path, sample_path):
 
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "aecodec.training.loop", "--data", str(sample_path.parent), "--out", str(out), "--N", "8", "--M", "12",
-           "--steps", "4", "--batch", "1", "--patch", "64", "--warmup", "1", "--val-every", "2",
+           "-m", "aecodec.training.loop", "--data", str(sample_path.parent), "--out", str(out), "--fresh", "--N", "8",
+           "--M", "12", "--steps", "4", "--batch", "1", "--patch", "64", "--warmup", "1", "--val-every", "2",
            "--lambdas", "0.01,0.05", "--threads", "1"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -110,3 +110,4 @@ def test_torchrun_two_cpu_processes_on_gloo(tmp_path, sample_path):
     assert ck["step"] == 4
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert [row["step"] for row in rows if row["val_loss"]] == ["2", "4"]
+    assert (out / "hyperprior.safetensors").exists()  # rank 0 exports

@@ -7,7 +7,7 @@ from PIL import Image
 import aecodec
 from aecodec.image import pad_to, split_image
 from aecodec.training.losses import rd_loss
-from aecodec.training.vqvae import VQVAE
+from aecodec.training.vqvae import VQVAE, ecvq
 from aecodec.training.loop import TrainOptions, train
 from aecodec.codecs.vq import latent_pairs
 
@@ -79,7 +79,7 @@ def test_prune_and_finalize_leave_every_code_used(sample_path):
 def test_train_loop_trains_vqvae_and_resumes_exactly(tmp_path, sample_path):
     def opts(name):
         return TrainOptions(out=str(tmp_path / name), data=str(sample_path.parent), codec="vqvae", steps=4,
-                            batch=2, patch=64, lr=1e-2, warmup=1, val_every=2, ckpt_every=2,
+                            batch=2, patch=64, crop=64, lr=1e-2, warmup=1, val_every=2, ckpt_every=2,
                             init=str(aecodec.get_codec("vqvae").weights_path))
     train(opts("straight"))
     o = opts("resumed")
@@ -92,3 +92,14 @@ def test_train_loop_trains_vqvae_and_resumes_exactly(tmp_path, sample_path):
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     start = VQVAE.from_codec(aecodec.get_codec("vqvae").load()).state_dict()
     assert any(not torch.equal(start[k], a["model"][k]) for k in start)
+
+
+def test_entropy_constrained_vq_keeps_only_the_codes_worth_their_bits():
+    """Two tight clusters: splitting one saves less distortion than the bits of a larger index cost, so of 32
+    k-means++ codes about one per cluster survives, each used, at the cluster's mean."""
+    gen = torch.Generator().manual_seed(0)
+    centers = torch.tensor([[0.0, 0.0], [8.0, -8.0]])
+    v = torch.cat([c + 0.05 * torch.randn(3000, 2, generator=gen) for c in centers])
+    book, counts = ecvq(v, 32, 12, gen)
+    assert 2 <= len(book) <= 4 and (counts > 0).all() and counts.sum() == len(v)
+    assert torch.cdist(centers, book).min(1).values.max() < 0.05

@@ -1,0 +1,1 @@
+"""Entropy coding: fixed-point layers, CDF tables, rANS and ANS coders behind one interface."""

@@ -72,14 +72,13 @@ def bottleneck_tables(eb: EntropyBottleneck) -> CdfTable:
     q = eb.quantiles.detach()[:, 0, :]  # [C, 3]: lower tail, median, upper tail
     lo = torch.floor(q[:, 0]).long()
     hi = torch.ceil(q[:, 2]).long()
-    pmfs, tails = [], []
-    for c in range(q.shape[0]):
-        k = torch.arange(lo[c].item(), hi[c].item() + 1, dtype=torch.float32)
-        samples = torch.zeros(q.shape[0], 1, len(k))
-        samples[:] = k  # the model evaluates every channel; keep row c
-        pmf, lower, upper = eb._likelihood(samples, stop_gradient=True)
-        pmfs.append(pmf[c, 0])
-        tails.append(float(torch.sigmoid(lower[c, 0, 0]) + torch.sigmoid(-upper[c, 0, -1])))
+    lengths = (hi - lo + 1).tolist()
+    # one evaluation for every channel: row c holds lo[c], lo[c] + 1, ... (padded); each value depends only on
+    # its own channel's parameters, so the padding changes nothing
+    samples = (lo[:, None] + torch.arange(max(lengths))[None, :]).float()[:, None, :]
+    pmf, lower, upper = eb._likelihood(samples, stop_gradient=True)
+    pmfs = [pmf[c, 0, :n] for c, n in enumerate(lengths)]
+    tails = [float(torch.sigmoid(lower[c, 0, 0]) + torch.sigmoid(-upper[c, 0, n - 1])) for c, n in enumerate(lengths)]
     return _quantize_pmfs(pmfs, tails, lo.tolist())
 
 

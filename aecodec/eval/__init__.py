@@ -1,0 +1,1 @@
+"""Evaluation: metrics, classical baselines, the rate-distortion benchmark and rate control."""

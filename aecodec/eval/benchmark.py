@@ -169,7 +169,7 @@ def plot(out: Path, curves: dict[str, list[dict]], anchors: bool) -> None:
 
     published = {}
     if anchors:
-        f = Path(__file__).resolve().parent.parent.parent / "shared" / "anchors" / "kodak_published.json"
+        f = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "kodak_published.json"
         if f.exists():
             published = json.loads(f.read_text())["curves"]
     for metric, key, label in (("psnr", "psnr_rgb", "PSNR-RGB (dB)"), ("ms_ssim", "ms_ssim_rgb", "MS-SSIM (RGB)")):

@@ -1,0 +1,1 @@
+"""Training: the one rate-distortion loop, a task per codec, losses, optimizers and data."""

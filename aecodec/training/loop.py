@@ -1,67 +1,37 @@
-"""The rate-distortion training loop of the variable-rate hyperprior (and of the vqvae codec's codebooks and
-priors, ``--codec vqvae``).
+"""The one training loop of every registered codec: ``aecodec train --codec NAME --data DIR --out DIR``
+(or ``python -m aecodec.training.loop``, which ``scripts/gpu_train.sh`` runs on a GPU machine).
 
-Direct on purpose (nanoGPT style): one function, a dataclass of options, a checkpoint that holds everything
-needed to continue exactly (model, both optimizers, step, RNG state, options). Each step draws a random quality
-level per sample, so one network learns every rate.
+Direct on purpose (nanoGPT style): one function, a dataclass of options (``TrainOptions``, defined in
+``aecodec.training.options`` so that the tasks can name it too), a checkpoint that holds everything needed
+to continue exactly (model, optimizers, step, RNG states, options, best validation). What differs between codecs
+(model, data, batch, loss, validation, export) is a small task object (``aecodec.training.tasks``). A run starts
+from the codec's shipped weights, from ``--init FILE`` or, with ``--fresh``, from scratch; it resumes from
+``OUT/last.pt`` when present, keeps the best validated checkpoint in ``OUT/best.pt``, logs to ``OUT/log.csv``, and
+ends by exporting the best weights as ``OUT/<the codec's weights file name>`` plus its provenance JSON, which
+records the ``aecodec train`` command that reproduces it. The JSON beside each shipped weights file holds the
+command (and settings) that made it.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import os
+import shlex
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from .data import load_pack, random_crops, resolve_images, sample_batch, split
-from .losses import psnr_from_mse, rd_loss
-from .optim import EarlyStopping, WeightEMA, cosine_lr
-from ..models.hyperprior import Hyperprior, HyperpriorConfig
-from .vqvae import VQConfig, VQVAE
+from ..errors import AecError
 from ..registry import get_codec
-
-
-@dataclass
-class TrainOptions:
-    out: str = "runs/hyperprior"
-    data: str = "train"  # dataset name/folder, or a .npz pack
-    N: int = 128
-    M: int = 256
-    lambdas: str = ""  # comma-separated quality levels' lambdas; empty = the model's default
-    steps: int = 100_000  # total steps of the schedule
-    auto_steps_seconds: float = 0.0  # >0: measure speed, set ``steps`` to fill this many seconds
-    time_limit: float = 0.0  # >0: stop (and checkpoint) after this many seconds of this process
-    batch: int = 8
-    patch: int = 256
-    lr: float = 1e-4
-    min_lr_ratio: float = 0.02
-    warmup: int = 500
-    clip: float = 1.0
-    aux_lr: float = 1e-3
-    seed: int = 0
-    device: str = "cpu"
-    metric: str = "mse"  # distortion: mse or ms-ssim (then lambdas are MS-SSIM lambdas, e.g. 2.4..60.5)
-    amp: bool = False  # bf16 autocast for the transforms (entropy models stay fp32); CUDA only
-    grad_checkpointing: bool = False  # recompute transform activations in backward: less memory
-    aux_transform: bool = False  # a fresh model gets linear wavelet shortcuts (aecodec.models.auxt)
-    compile: bool = False  # torch.compile the training forward (CPU: 0.87x the seconds per step, bench/train_speed.py)
-    patience: int = 0  # >0: stop after this many validations without improvement (early stopping)
-    val_every: int = 1000
-    ckpt_every: int = 1000
-    threads: int = 0
-    init: str = ""  # warm start from a checkpoint (.pt) or a shipped weights file (.safetensors)
-    codec: str = "hyperprior"  # or "vqvae": its codebooks and index priors (CPU; --init a vqvae weights file)
-    ema: float = 0.0  # >0: also validate an EMA of the weights (e.g. 0.999); best.pt then holds the EMA weights
-    crops_per_image: int = 1  # random 256+ crops drawn per training image (folder data; more = more variety)
+from .optim import EarlyStopping, WeightEMA, cosine_lr
+from .options import TrainOptions
+from .tasks import Task, make_task
 
 
 def lr_at(step: int, o: TrainOptions) -> float:
@@ -69,52 +39,24 @@ def lr_at(step: int, o: TrainOptions) -> float:
     return cosine_lr(step, o.lr, o.warmup, o.steps, o.min_lr_ratio)
 
 
-def load_data(o: TrainOptions) -> tuple[torch.Tensor, torch.Tensor]:
-    if o.data.endswith(".npz"):
-        return load_pack(Path(o.data))
-    train, val = split(resolve_images(o.data))
-    val = val or train[:1]  # a tiny folder has no validation split of its own
-    return (random_crops(train, max(o.patch, 256), o.crops_per_image, o.seed),
-            random_crops(val, max(o.patch, 256), 2, 100))
-
-
-@torch.no_grad()
-def validate(model: nn.Module, val: torch.Tensor, o: TrainOptions) -> dict[str, float]:
-    """Mean RD loss over all levels on the fixed validation crops, with real rounding (eval mode)."""
-    model.eval()
-    dev = torch.device(o.device)
-    x = val.permute(0, 3, 1, 2).float().div(255).to(dev)
-    lam = torch.tensor(model.config.lambdas, device=dev)
-    losses, bpps, psnrs = [], [], []
-    for lvl in range(model.num_levels):
-        for i in range(0, len(x), 16):
-            xb = x[i:i + 16]
-            level = torch.full((len(xb),), lvl, device=dev, dtype=torch.long)
-            r = rd_loss(xb, model(xb, level), lam[level], o.metric)
-            losses.append(r.loss.item() * len(xb))
-            bpps.append(r.bpp.sum().item())
-            psnrs.append(psnr_from_mse(r.mse).sum().item())
-    model.train()
-    n = len(x) * model.num_levels
-    return {"val_loss": sum(losses) / n, "val_bpp": sum(bpps) / n, "val_psnr": sum(psnrs) / n}
-
-
-def save_checkpoint(path: Path, model, opt, aux_opt, step: int, gen: torch.Generator, o: TrainOptions,
-                    best: float, stale: int = 0, ema: WeightEMA | None = None) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "config": model.config.to_dict(), "opt": opt.state_dict(),
-                "aux_opt": aux_opt.state_dict() if aux_opt else None, "step": step, "rng": gen.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "options": asdict(o), "best_val": best, "stale": stale,
-                "ema": ema.state_dict() if ema else None}, tmp)
-    tmp.replace(path)
+def command(o: TrainOptions, step: int) -> str:
+    """The ``aecodec train`` command line that reproduces a run that ended at ``step``: its options that differ
+    from the defaults, its schedule as ``--steps`` and, when it ended early, ``--stop-at`` (time limits and the
+    speed probe are not repeated)."""
+    o = replace(o, time_limit=0.0, auto_steps_seconds=0.0, stop_at=step if step < o.steps else 0)
+    args = ["aecodec", "train", "--codec", o.codec, "--data", o.data, "--out", o.out]
+    for f in fields(o):
+        value = getattr(o, f.name)
+        if f.name in ("codec", "data", "out") or value == f.default:
+            continue
+        args += [f"--{f.name.replace('_', '-')}"] + ([] if isinstance(value, bool) else [str(value)])
+    return shlex.join(args)
 
 
 class Ranks:
     """Data parallelism under ``torchrun``: each rank trains on its own batches, gradients are averaged
-    (DDP for the transforms, by hand for the bottleneck quantiles), rank 0 validates, logs and checkpoints.
-    A single process is the world of one, and every method is then a no-op."""
+    (DDP for the transforms, by hand for the bottleneck quantiles), rank 0 validates, logs, checkpoints and
+    exports. A single process is the world of one, and every method is then a no-op."""
 
     def __init__(self, device: torch.device):
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -158,65 +100,83 @@ class Ranks:
             dist.destroy_process_group()
 
 
-def build_model(o: TrainOptions, ckpt: dict | None) -> nn.Module:
-    """The network a run trains: the hyperprior (fresh or warm-started from ``--init``) or the vqvae codebooks
-    and priors on the shipped hyperprior; a resumed run gets its weights from ``ckpt`` afterwards."""
-    if o.codec == "vqvae":
-        if o.device != "cpu":
-            raise ValueError("vqvae trains on the CPU (its classes come from the integer hyper-synthesis)")
-        hp = get_codec("hyperprior").load()
-        for p in hp.model.parameters():
-            p.requires_grad_(False)
-        if ckpt:
-            c = VQConfig.from_dict(ckpt["config"])
-            return VQVAE(hp, c.levels, c.sizes)
-        if not o.init.endswith(".safetensors"):
-            raise ValueError("--codec vqvae needs --init, a vqvae weights file (e.g. from scripts/train_vq.py)")
-        return VQVAE.from_codec(get_codec("vqvae").load("cpu", o.init))
-    if o.codec != "hyperprior":
-        raise ValueError(f"unknown codec {o.codec!r} to train (hyperprior, vqvae)")
-    lambdas = tuple(float(v) for v in o.lambdas.split(",")) if o.lambdas else HyperpriorConfig().lambdas
-    config = HyperpriorConfig(N=o.N, M=o.M, lambdas=lambdas, aux_transform=o.aux_transform)
-    model = Hyperprior(HyperpriorConfig.from_dict(ckpt["config"]) if ckpt else config)
-    model.grad_checkpointing = o.grad_checkpointing
-    if o.init and not ckpt:
-        if o.init.endswith(".safetensors"):  # a shipped weights file
-            init = {k: v for k, v in load_file(o.init).items() if not k.startswith(("fixed.", "table."))}
-        else:
-            init = torch.load(o.init, map_location="cpu", weights_only=False)["model"]
-        missing, _ = model.load_state_dict({k: v.float() for k, v in init.items()}, strict=False)
-        if {k for k, _ in model.named_parameters()}.intersection(missing):  # buffers are constants
-            raise ValueError(f"--init {o.init} lacks parameters: {missing}")
-    return model
+@dataclass
+class RunState:
+    """What a run carries besides weights and optimizers: progress, best and latest validation, time spent."""
+
+    step: int = 0
+    best: float = float("inf")
+    stale: int = 0
+    best_val: dict | None = None  # validation metrics (and step) of best.pt
+    last_val: dict | None = None
+    cpu_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+def save_checkpoint(path: Path, task: Task, model, opt, aux_opt, gen: torch.Generator, o: TrainOptions,
+                    state: RunState, ema: WeightEMA | None = None) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "config": task.config(model), "opt": opt.state_dict(),
+                "aux_opt": aux_opt.state_dict() if aux_opt else None, "rng": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "options": asdict(o), "ema": ema.state_dict() if ema else None, "step": state.step,
+                "best_val": state.best, "stale": state.stale, "state": asdict(state)}, tmp)
+    tmp.replace(path)
+
+
+def export(task: Task, o: TrainOptions, out: Path, state: RunState) -> Path:
+    """The run's best checkpoint (the last one when none was validated) -> ``out/<weights name>`` and its
+    provenance JSON."""
+    src = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
+    ck = torch.load(src, map_location="cpu", weights_only=False)
+    model = task.build(ck["config"])
+    model.load_state_dict(ck["model"])
+    provenance = {
+        "codec": o.codec, "weights": get_codec(o.codec).weights, "command": command(o, state.step),
+        "init": task.init_description(), "data": task.data_description(), "config": ck["config"],
+        "steps": state.step, "exported": {"checkpoint": src.name, "step": ck["step"]},
+        "validation": {"best": state.best_val, "final": state.last_val},
+        "cpu_seconds": round(state.cpu_seconds, 1), "seconds": round(state.seconds, 1),
+        "hardware": f"{o.device}, PyTorch {torch.__version__}, {o.threads or torch.get_num_threads()} threads",
+    }
+    return task.export(model, out / get_codec(o.codec).weights, provenance)
 
 
 def train(o: TrainOptions) -> Path:
-    """Train (or resume from ``out/last.pt``); returns the path of the best checkpoint. Under torchrun each
-    rank draws its own batches (seeded by rank); exact resume holds for single-process runs."""
+    """Train (or resume from ``out/last.pt``), then export; returns the path of the exported weights file, or of
+    ``out/last.pt`` when ``time_limit`` interrupted the run (the same call continues it). Under torchrun each rank
+    draws its own batches (seeded by rank); exact resume holds for single-process runs."""
+    o.out = o.out or f"runs/{o.codec}"
     out = Path(o.out)
-    out.mkdir(parents=True, exist_ok=True)
     if o.threads:
         torch.set_num_threads(o.threads)
     ranks = Ranks(torch.device(o.device))
     dev = ranks.device
+    task = make_task(o, dev)
+    if ranks.world > 1 and not task.parallel:
+        raise AecError(f"--codec {o.codec} trains in one process, not under torchrun")
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    out.mkdir(parents=True, exist_ok=True)
+    cpu0, t0 = time.process_time(), time.time()
     last = out / "last.pt"
     ckpt = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None
     if ckpt:  # the schedule belongs to the run: keep its total steps
         o.steps = ckpt["options"]["steps"]
         o.auto_steps_seconds = 0.0
+    task.prepare(out)
     torch.manual_seed(o.seed)
-    model = build_model(o, ckpt).to(dev)
+    model = task.build(ckpt["config"] if ckpt else None).to(dev)
     main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
     opt = torch.optim.Adam(main_params, lr=o.lr)
-    aux_opt = torch.optim.Adam(aux_params, lr=o.aux_lr) if aux_params else None  # vqvae: no bottleneck
+    aux_opt = torch.optim.Adam(aux_params, lr=o.aux_lr) if aux_params else None
     gen = torch.Generator().manual_seed(o.seed)
     ema = WeightEMA(model, o.ema) if o.ema else None
-    step, best, stale = 0, float("inf"), 0
+    state = RunState()
     if ckpt:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["opt"])
@@ -225,121 +185,139 @@ def train(o: TrainOptions) -> Path:
         gen.set_state(ckpt["rng"])
         if ema and ckpt.get("ema"):
             ema.load_state_dict(ckpt["ema"])
-        torch.set_rng_state(ckpt["torch_rng"])  # the quantization noise draws from the global generator
+        torch.set_rng_state(ckpt["torch_rng"])  # noise for rounding draws from the global generator
         if ckpt["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
-        step, best, stale = ckpt["step"], ckpt["best_val"], ckpt.get("stale", 0)
+        state = RunState(**ckpt["state"]) if "state" in ckpt else \
+            RunState(ckpt["step"], ckpt["best_val"], ckpt.get("stale", 0))  # a run started before RunState
+    cpu_before, seconds_before = state.cpu_seconds, state.seconds
     if ranks.world > 1:  # different batches and noise per rank
-        gen.manual_seed(o.seed * 1000 + ranks.rank + step)
-        torch.manual_seed(o.seed * 1000 + ranks.rank + step)
+        gen.manual_seed(o.seed * 1000 + ranks.rank + state.step)
+        torch.manual_seed(o.seed * 1000 + ranks.rank + state.step)
     # the quantiles learn from the aux loss outside the DDP forward: DDP leaves them alone, Ranks averages them
     model._ddp_params_and_buffers_to_ignore = [n for n, _ in model.named_parameters() if n.endswith(".quantiles")]
     net = DistributedDataParallel(model, find_unused_parameters=True) if ranks.world > 1 else model
     if o.compile:  # the compiled wrapper shares the module's parameters: checkpoints and EMA see the same weights
         net = torch.compile(net)
-    train_crops, val_crops = load_data(o)
-    train_crops = train_crops.to(dev)
-    lam = torch.tensor(model.config.lambdas, device=dev)
+    header = ["step", "seconds", "lr", "loss", *task.columns, "aux", "val_loss", *task.val_columns, "ema_val_loss"]
     log_path = out / "log.csv"
     new_log = not log_path.exists()
     log = open(log_path, "a", newline="") if ranks.master else open(os.devnull, "w")
-    writer = csv.writer(log)
-    if new_log and ranks.master:
-        writer.writerow(["step", "seconds", "lr", "loss", "bpp", "psnr", "aux", "val_loss", "val_bpp", "val_psnr",
-                         "ema_val_loss"])
-    t0 = time.time()
+    writer = csv.DictWriter(log, header)
+    if new_log:
+        writer.writeheader()
+
+    def checkpoint(path: Path) -> None:
+        state.cpu_seconds = cpu_before + time.process_time() - cpu0
+        state.seconds = seconds_before + time.time() - t0
+        save_checkpoint(path, task, model, opt, aux_opt, gen, o, state, ema)
+
+    t_run = time.time()
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=o.amp and dev.type == "cuda")
-    bar = tqdm(total=o.steps, initial=step, dynamic_ncols=True, mininterval=2, disable=not ranks.master)
-    skipped = 0
-    while step < o.steps:
+    end = min(o.steps, o.stop_at or o.steps)
+    bar = tqdm(total=end, initial=state.step, dynamic_ncols=True, mininterval=2, disable=not ranks.master)
+    skipped, interrupted = 0, False
+    while state.step < end:
+        step = state.step
         if o.auto_steps_seconds and step == 50:
             t_probe = time.time()
         if o.auto_steps_seconds and step == 150:
             rate = 100 / (time.time() - t_probe)
             o.steps = ranks.from_master(max(step + 1, int(rate * o.auto_steps_seconds)))
             o.auto_steps_seconds = 0.0
-            bar.total = o.steps
+            end = min(o.steps, o.stop_at or o.steps)
+            bar.total = end
             bar.write(f"measured {rate:.2f} steps/s: schedule set to {o.steps} steps")
         for g in opt.param_groups:
             g["lr"] = lr_at(step, o)
-        x = sample_batch(train_crops, o.batch, o.patch, gen).to(dev, non_blocking=True)
-        level = torch.randint(model.num_levels, (o.batch,), generator=gen).to(dev)
-        with amp:
-            out_ = net(x, level)
-        r = rd_loss(x, out_, lam[level], o.metric)
+        loss, metrics = task.loss(net, model, task.batch(model, gen), amp)
         opt.zero_grad(set_to_none=True)
         if aux_opt:
             aux_opt.zero_grad(set_to_none=True)
-        if ranks.any(not torch.isfinite(r.loss)):
+        if ranks.any(not torch.isfinite(loss)):
             skipped += 1  # a non-finite batch is dropped, never applied
             if skipped > 50:
                 raise RuntimeError("training diverged: 50 non-finite losses")
-            step += 1
+            state.step += 1
             continue
-        r.loss.backward()
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(main_params, o.clip)
         opt.step()
-        aux = model.aux_loss()
-        if aux_params:
+        aux = None
+        if aux_opt:
+            aux = model.aux_loss()
             aux.backward()
             ranks.average_grads(aux_params)
             aux_opt.step()
         if ema:
             ema.update(model)
-        step += 1
+        state.step = step = step + 1
         bar.update(1)
-        psnr = psnr_from_mse(r.mse.mean()).item()
         if step % 20 == 0:
-            bar.set_postfix(loss=f"{r.loss.item():.3f}", bpp=f"{r.bpp.mean().item():.3f}", psnr=f"{psnr:.2f}")
-        row = None
-        if step % 100 == 0:
-            row = [step, round(time.time() - t0, 1), lr_at(step, o), r.loss.item(), r.bpp.mean().item(), psnr,
-                   aux.item(), "", "", "", ""]
-        stop = ranks.any(o.time_limit and time.time() - t0 > o.time_limit)
-        if ranks.master and (step % o.val_every == 0 or step == o.steps or stop):
-            v = validate(model, val_crops, o)
-            row = row or [step, round(time.time() - t0, 1), lr_at(step, o), r.loss.item(), r.bpp.mean().item(),
-                          psnr, aux.item(), "", "", "", ""]
-            row[-4:-1] = [v["val_loss"], v["val_bpp"], v["val_psnr"]]
-            bar.write(f"step {step}: val loss {v['val_loss']:.4f} bpp {v['val_bpp']:.3f} psnr {v['val_psnr']:.2f}")
-            score = v["val_loss"]
+            bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v.item():.4f}" for k, v in metrics.items()})
+        row = {}
+        interrupted = stop = ranks.any(o.time_limit and time.time() - t_run > o.time_limit)
+        validate = ranks.master and (step % o.val_every == 0 or step == end or stop)
+        if step % 100 == 0 or validate:
+            row = {"step": step, "seconds": round(time.time() - t_run, 1), "lr": lr_at(step, o),
+                   "loss": loss.item(), "aux": aux.item() if aux is not None else "",
+                   **{k: v.item() for k, v in metrics.items()}}
+        if validate:
+            v = task.validate(model)
+            row.update(v)
+            bar.write(f"step {step}: " + " ".join(f"{k} {x:.4f}" for k, x in v.items()))
             if ema:  # the averaged weights are the ones a run ships: they decide the best checkpoint
                 with ema.applied(model):
-                    score = row[-1] = validate(model, val_crops, o)["val_loss"]
-                bar.write(f"step {step}: EMA val loss {score:.4f}")
-            stopper = EarlyStopping(o.patience, best, stale)
-            if stopper.update(score):
+                    v = task.validate(model)
+                row["ema_val_loss"] = v["val_loss"]
+                bar.write(f"step {step}: EMA val loss {v['val_loss']:.4f}")
+            state.last_val = {**v, "step": step}
+            stopper = EarlyStopping(o.patience, state.best, state.stale)
+            improved = stopper.update(v["val_loss"])
+            state.best, state.stale = stopper.best, stopper.stale
+            if improved:
+                state.best_val = state.last_val
                 with ema.applied(model) if ema else nullcontext():
-                    save_checkpoint(out / "best.pt", model, opt, aux_opt, step, gen, o, stopper.best, ema=ema)
-            best, stale = stopper.best, stopper.stale
+                    checkpoint(out / "best.pt")
             if stopper.stop:
-                bar.write(f"early stop: no validation improvement in {stale} checks")
+                bar.write(f"early stop: no validation improvement in {state.stale} checks")
                 stop = True
         stop = ranks.any(stop)
         if row:
             writer.writerow(row)
             log.flush()
-        if ranks.master and (step % o.ckpt_every == 0 or step == o.steps or stop):
-            save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale, ema)
+        if ranks.master and (step % o.ckpt_every == 0 or step == end or stop):
+            checkpoint(last)
         if stop:
             break
-    if ranks.master:
-        save_checkpoint(last, model, opt, aux_opt, step, gen, o, best, stale, ema)
     bar.close()
     log.close()
     ranks.close()
-    return out / "best.pt"
+    if ranks.master:
+        checkpoint(last)
+    if interrupted or not ranks.master:  # an interrupted run continues with the same command
+        return last
+    return export(task, o, out, state)
+
+
+def parser() -> argparse.ArgumentParser:
+    """``--option`` per field of ``TrainOptions`` (the CLI's ``aecodec train`` builds the same from the fields)."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    kinds = {"int": int, "float": float, "str": str, "bool": bool}
+    for f in fields(TrainOptions):
+        kind = kinds[str(f.type)]
+        if kind is bool:
+            p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, action="store_true")
+        else:
+            p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=f.default)
+    return p
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    for f in fields(TrainOptions):
-        kind = f.type if isinstance(f.type, type) else eval(f.type)  # noqa: S307 (annotations are strings)
-        if kind is bool:
-            p.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
-        else:
-            p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default)
-    train(TrainOptions(**vars(p.parse_args(argv))))
+    try:
+        print(train(TrainOptions(**vars(parser().parse_args(argv)))))
+    except AecError as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The trainable side of the ``vqvae`` codec: its codebooks and index priors, on the frozen transforms of the
-shipped hyperprior, trained by the project's RD loop (``aecodec.training.loop --codec vqvae``).
+shipped hyperprior, trained by the project's RD loop (``aecodec train --codec vqvae``).
 
 The forward pass is the codec's own encoder path (``aecodec.codecs.vq``): the hyperprior's analysis, integer
 hyper-synthesis and class of each latent channel pair, then an entropy-constrained choice of codeword under
@@ -7,6 +7,15 @@ the current prior. What trains is what the decoder uses: the codewords, through 
 (so they move to minimise image distortion, not latent error), and each class's categorical prior over its
 codes, whose likelihoods are the rate term. The encoder side has no parameters, so no straight-through
 estimator is needed.
+
+A run from scratch starts from entropy-constrained VQ of the training latents (``ecvq_init``: k-means++, then
+Lagrangian iterations that assign each vector to the code minimizing squared error + LAGRANGE * bits and
+re-estimate codes and probabilities, dropping codes that fall out of use; Chou, Lookabaugh and Gray 1989). Classes
+with too few training vectors get no book (the codec maps them to the highest trained class), and the initial
+book size is bounded by the data (one code per 30 vectors at most), so every code is supported by training data.
+At the end of a run ``finalize`` keeps only the codes a 10-megapixel test set with the training data's
+statistics would use ``MIN_PER_10MP`` times on average, and sets each prior to the counts of the final
+assignment.
 """
 from __future__ import annotations
 
@@ -18,7 +27,16 @@ from torch import Tensor, nn
 
 from ..coding.fixedpoint import FRAC_A
 from ..coding.ans import quantize_probabilities
-from ..codecs.vq import VQCodec, ec_assign, latent_pairs, unpair
+from ..codecs.vq import CLASSES, LAGRANGE, VQCodec, ec_assign, latent_pairs, unpair
+from ..errors import AecError
+from ..models.quantizers import kmeans
+
+LEVELS = (0, 1, 2, 3, 4)  # the hyperprior's gain levels of qualities 1..5
+K0 = 1024  # codes per book before the Lagrangian iterations drop the unused ones
+ITERATIONS = 12
+MIN_REAL = 200  # vectors a class needs to get a book of its own
+MAX_VECTORS = 80_000  # per class and quality: a random subset bounds the clustering time
+MIN_PER_10MP = 8.0  # finalize: average uses in 10 megapixels a code needs to be kept
 
 
 def _key(q: int, c: int) -> str:
@@ -53,9 +71,6 @@ class VQVAE(nn.Module):
     @property
     def num_levels(self) -> int:
         return len(self.levels)
-
-    def aux_loss(self) -> Tensor:
-        return torch.zeros(())
 
     def _hq16(self, q: int) -> int:
         return 16 * (self.levels[q - 1] + 1)
@@ -154,3 +169,66 @@ class VQConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "VQConfig":
         return cls(d["levels"], {(q, c): k for q, c, k in d["sizes"]}, tuple(d["lambdas"]))
+
+
+def ecvq(v: Tensor, k0: int, iterations: int, gen: torch.Generator) -> tuple[Tensor, np.ndarray]:
+    """Entropy-constrained VQ of rows of ``v`` [n, 2] -> (codebook [K, 2], counts [K]), every code used."""
+    book = kmeans(v, min(k0, len(v)), iterations=3, generator=gen)
+    p = torch.full((len(book),), 1.0 / len(book), dtype=torch.float64)
+
+    def assign() -> Tensor:
+        bits = -torch.log2(p)
+        return torch.cat([(torch.cdist(v[i:i + 65536], book).pow(2) + LAGRANGE * bits).argmin(1)
+                          for i in range(0, len(v), 65536)])
+
+    for _ in range(iterations):
+        a = assign()
+        counts = torch.bincount(a, minlength=len(book)).double()
+        keep = counts >= max(2, 3e-4 * len(v))  # codes the data barely uses are dropped
+        sums = torch.zeros_like(book).index_add_(0, a, v)
+        book = sums[keep] / counts[keep, None].to(v.dtype)
+        p = counts[keep] / counts[keep].sum()
+    counts = torch.bincount(assign(), minlength=len(book))
+    return book[counts > 0], counts[counts > 0].numpy()
+
+
+@torch.no_grad()
+def ecvq_init(hp, latents: Tensor, gen: torch.Generator, levels: tuple[int, ...] = LEVELS) -> VQVAE:
+    """A ``VQVAE`` whose books and priors are the entropy-constrained VQ of the mean-removed latent pairs of
+    ``latents`` [n, M, h, w] (analysis outputs of training crops), per quality and class."""
+    books, counts = {}, {}
+    for q, level in enumerate(levels, start=1):
+        hq16 = 16 * (level + 1)
+        per_class: dict[int, list[Tensor]] = {c: [] for c in range(CLASSES)}
+        for y in latents:
+            _, vec, cls, _ = latent_pairs(hp, y[None].float(), hq16, CLASSES - 1)
+            for c in torch.unique(cls).tolist():
+                per_class[c].append(vec[cls == c].float())
+        for c in range(CLASSES):
+            real = torch.cat(per_class[c]) if per_class[c] else torch.zeros(0, 2)
+            if len(real) > MAX_VECTORS:
+                real = real[torch.randperm(len(real), generator=gen)[:MAX_VECTORS]]
+            if len(real) < MIN_REAL:  # too rare to train: the codec uses the highest trained class's book
+                break
+            books[(q, c)], counts[(q, c)] = ecvq(real, min(K0, max(2, len(real) // 30)), ITERATIONS, gen)
+        if (q, 0) not in books:
+            raise AecError(f"too little training data for the vqvae at quality {q}: its first class has "
+                           f"{len(torch.cat(per_class[0])) if per_class[0] else 0} latent pairs, it needs "
+                           f"{MIN_REAL} (give more images, --crops-per-image or a larger --crop)")
+    model = VQVAE(hp, list(levels), {k: len(b) for k, b in books.items()})
+    for (q, c), b in books.items():
+        model.books[_key(q, c)].copy_(b)
+        model.logits[_key(q, c)].copy_(torch.from_numpy(np.log(counts[(q, c)].astype(np.float64))))
+    return model
+
+
+def usage_report(model: VQVAE, counts: dict[tuple[int, int], np.ndarray]) -> dict:
+    """Per quality and class: vectors seen, codes kept, entropy of the index (bits) and log2 of the book size."""
+    report: dict = {}
+    for (q, c), n in sorted(counts.items()):
+        pr = n / max(1, n.sum())
+        pr = pr[pr > 0]
+        report.setdefault(q, {"level": model.levels[q - 1] + 1, "classes": {}})["classes"][c] = {
+            "vectors": int(n.sum()), "codes": len(n), "bits_per_index": float(-(pr * np.log2(pr)).sum()),
+            "log2_codes": math.log2(len(n))}
+    return report
