@@ -34,3 +34,19 @@ def test_results_schema_cache_and_bd(images, tmp_path):
     # a second run finds every point in the cache
     again = run_points(images, ["jpeg"], out)
     assert [p.bytes for p in again] == [p.bytes for p in points if p.codec == "jpeg"]
+
+
+def test_each_codec_keeps_one_style_and_the_table_aligns():
+    from aecodec.eval.baselines import BASELINES
+    from aecodec.eval.benchmark import bd_table, style_of
+
+    import aecodec
+
+    names = list(BASELINES) + [c.name for c in aecodec.list_codecs("image")]
+    styles = [style_of(n) for n in names]
+    assert len(set(styles)) == len(styles)  # no two known codecs look alike
+    assert style_of("hyperprior:effort1") == style_of("hyperprior:effort1")  # stable for any name
+    bd = {"anchor": "jpeg", "psnr": {"jpeg": 0.0, "a-very-long-codec-name:effort3": -12.5},
+          "ms_ssim": {"jpeg": 0.0, "a-very-long-codec-name:effort3": -20.25}}
+    rows = bd_table({"bd_rate": bd}).splitlines()[1:]
+    assert len({len(r) for r in rows}) == 1 and rows[2].split() == ["a-very-long-codec-name:effort3", "-12.5%", "-20.2%"]

@@ -158,33 +158,57 @@ def write_outputs(out: Path, dataset: str, images: list[Path], points: list[Poin
         w.writerow(list(asdict(points[0])))
         for p in sorted(points, key=lambda p: (p.codec, p.quality, p.image)):
             w.writerow(list(asdict(p).values()))
-    plot(out, summary["codecs"], anchors=dataset == "kodak")
+    plot(out, summary["codecs"], dataset, len(images))
 
 
-def plot(out: Path, curves: dict[str, list[dict]], anchors: bool) -> None:
+# One colour and marker per codec, the same in every plot: classical codecs, then ours; published curves are
+# dashed in muted tones of their own, so they never share a colour with a measured curve.
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+            "#7f7f7f", "#393b79", "#637939")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+_MUTED = ("#9e9ac8", "#a1d99b", "#fdae6b", "#9ecae1", "#fcbba1", "#bdbdbd", "#c7e9c0", "#dadaeb")
+
+
+def style_of(codec: str) -> tuple[str, str]:
+    """(colour, marker) of a codec: fixed by its place among the known codecs (classical, then registered),
+    by a stable hash of its name otherwise (e.g. ``NAME:effort1``, ``weights:FILE``)."""
+    from ..registry import list_codecs
+
+    known = list(BASELINES) + [c.name for c in list_codecs("image")]
+    i = known.index(codec) if codec in known else len(known) + sum(map(ord, codec))
+    return _PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)]
+
+
+def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int) -> None:
+    """rd_psnr.png and rd_ms_ssim.png; on Kodak with the published curves of ../shared/anchors beside ours."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     published = {}
-    if anchors:
+    if dataset == "kodak":
         f = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "kodak_published.json"
         if f.exists():
             published = json.loads(f.read_text())["curves"]
+    title = f"{dataset}: {n_images} image{'s' if n_images != 1 else ''}, means of bpp and quality"
+    if published:
+        title += "\npublished curves (dashed): 24-image means from their papers"
     for metric, key, label in (("psnr", "psnr_rgb", "PSNR-RGB (dB)"), ("ms_ssim", "ms_ssim_rgb", "MS-SSIM (RGB)")):
-        fig, ax = plt.subplots(figsize=(8, 6))
-        for name, c in published.items():
-            if key in c and "MS-SSIM" not in name:
-                ax.plot(c["bpp"], c[key], "--", lw=1, alpha=0.6, label=name)
+        fig, ax = plt.subplots(figsize=(10, 6))
+        shown = [(n, c) for n, c in published.items() if key in c and "MS-SSIM" not in n]
+        for i, (name, c) in enumerate(shown):
+            ax.plot(c["bpp"], c[key], "--", lw=1.2, color=_MUTED[i % len(_MUTED)], label=f"{name} (published)")
         for codec, rows in curves.items():
-            ax.plot([r["bpp"] for r in rows], [r[metric] for r in rows], "o-", lw=2 if codec in BASELINES else 3,
-                    ms=3, label=codec)
+            colour, marker = style_of(codec)
+            ax.plot([r["bpp"] for r in rows], [r[metric] for r in rows], "-", marker=marker, color=colour,
+                    lw=1.5 if codec in BASELINES else 2.5, ms=4, label=codec)
         ax.set_xlim(0, 2.2)
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(label)
+        ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         fig.tight_layout()
         fig.savefig(out / f"rd_{metric}.png", dpi=110)
         plt.close(fig)
@@ -192,7 +216,8 @@ def plot(out: Path, curves: dict[str, list[dict]], anchors: bool) -> None:
 
 def bd_table(summary: dict) -> str:
     bd = summary["bd_rate"]
-    lines = [f"BD-rate vs {bd['anchor']} (negative = fewer bits)", f"{'codec':<14}{'PSNR':>10}{'MS-SSIM':>10}"]
+    w = max([len("codec"), *map(len, bd["psnr"])]) + 2
+    lines = [f"BD-rate vs {bd['anchor']} (negative = fewer bits)", f"{'codec':<{w}}{'PSNR':>10}{'MS-SSIM':>10}"]
     for codec in bd["psnr"]:
-        lines.append(f"{codec:<14}{bd['psnr'][codec]:>9.1f}%{bd['ms_ssim'][codec]:>9.1f}%")
+        lines.append(f"{codec:<{w}}{bd['psnr'][codec]:>9.1f}%{bd['ms_ssim'][codec]:>9.1f}%")
     return "\n".join(lines)
