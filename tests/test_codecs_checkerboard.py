@@ -76,3 +76,18 @@ def test_shipped_context_model_saves_bits_at_every_quality(sample_path):
         ctx = aecodec.encode(sample_path, codec="hyperprior-ctx", quality=q)
         hyp = aecodec.encode(sample_path, codec="hyperprior", quality=q)
         assert len(ctx) < len(hyp)
+
+
+@pytest.mark.parametrize("name", ["hyperprior", "hyperprior-ctx"])
+def test_quantize_gives_exactly_what_the_decoder_reconstructs(name, sample_path):
+    """``quantize``/``dequantize`` are the decoder's latent without entropy coding (for training decoder-side
+    parts on exact inputs): equal to what parsing the streams gives, both codecs."""
+    c = aecodec.get_codec(name).load()
+    x = _image(sample_path, c.stride)
+    y = c.model.analysis(x).float()
+    q16 = 16 * 4 + 3
+    side = c.side_of(c.hyper_latent(y, q16), q16)
+    mine = c.dequantize(*c.quantize(y.to(torch.float64) * c.latent_gain(q16), side, q16))
+    (z, s), d = c.compress(x, q16)
+    parsed = c.parse_hyper(z, d[0], *x.shape[-2:], q16)
+    assert torch.equal(mine, c.dequantize(*c.parse_latent(s, parsed, q16)))

@@ -40,12 +40,23 @@ class CheckerboardCodec(HyperpriorCodec):
         idx, mu2 = self._gained(params[None], q16)
         return rest, idx[0], mu2[0]
 
-    def code_latent(self, y_g: Tensor, side: Side, q16: int) -> tuple[bytes, Tensor]:
+    def _quantize(self, y_g: Tensor, side: Side, q16: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Anchors under the hyperprior's means, then the rest under the context model's -> (symbols, non-anchor
+        mask, their scale indexes and gained means)."""
         symbols = self.symbols(y_g, side.mu_g)
         rest, idx2, mu2 = self._second_pass(symbols, side, q16)
-        s2 = self.symbols(y_g[0][:, rest], mu2)
-        symbols[0][:, rest] = s2
-        order = torch.cat([symbols[0][:, ~rest].reshape(-1), s2.reshape(-1)])
+        symbols[0][:, rest] = self.symbols(y_g[0][:, rest], mu2)
+        return symbols, rest, idx2, mu2
+
+    def quantize(self, y_g: Tensor, side: Side, q16: int) -> tuple[Tensor, Tensor]:
+        symbols, rest, _, mu2 = self._quantize(y_g, side, q16)
+        mu_g = side.mu_g.clone()
+        mu_g[0][:, rest] = mu2
+        return symbols, mu_g
+
+    def code_latent(self, y_g: Tensor, side: Side, q16: int) -> tuple[bytes, Tensor]:
+        symbols, rest, idx2, _ = self._quantize(y_g, side, q16)
+        order = torch.cat([symbols[0][:, ~rest].reshape(-1), symbols[0][:, rest].reshape(-1)])
         indexes = torch.cat([side.idx[0][:, ~rest].reshape(-1), idx2.reshape(-1)])
         return self.y_coder.encode(order, indexes), symbols
 

@@ -170,9 +170,19 @@ class HyperpriorCodec:
         """The integers coded for gained latents (float64) under gained means (FRAC_A fixed point)."""
         return torch.round(y_g - mu_g.to(torch.float64) / (1 << FRAC_A)).to(torch.int64)
 
+    def quantize(self, y_g: Tensor, side: Side, q16: int) -> tuple[Tensor, Tensor]:
+        """Gained latent (float64) -> (integer symbols, the gained means they are offsets from): exactly what the
+        decoder will reconstruct (``dequantize``), without entropy coding."""
+        return self.symbols(y_g, side.mu_g), side.mu_g
+
+    @staticmethod
+    def dequantize(symbols: Tensor, mu_g: Tensor) -> Tensor:
+        """Symbols and gained means (FRAC_A fixed point) -> the decoded gained latent, float64."""
+        return symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A)
+
     def code_latent(self, y_g: Tensor, side: Side, q16: int) -> tuple[bytes, Tensor]:
         """Gained latent (float64) under the hyperprior's parameters -> (y stream, integer symbols)."""
-        symbols = self.symbols(y_g, side.mu_g)
+        symbols, _ = self.quantize(y_g, side, q16)
         return self.y_coder.encode(symbols, side.idx), symbols
 
     def parse_latent(self, stream: bytes, side: Side, q16: int) -> tuple[Tensor, Tensor]:
@@ -196,7 +206,7 @@ class HyperpriorCodec:
             symbols, mu_g = self.parse_latent(streams[1], side, q16)
             if self.digest(symbols) != digests[1]:
                 raise FormatError("corrupted .aec payload: latent symbols fail their check")
-            y_hats.append(symbols.to(torch.float64) + mu_g.to(torch.float64) / (1 << FRAC_A))
+            y_hats.append(self.dequantize(symbols, mu_g))
         return self.synthesize(torch.cat(y_hats), q16)
 
     # -- the one hyper path, shared with the codecs built on these transforms (checkerboard, vq) ------------
