@@ -1,0 +1,67 @@
+"""Is a transform's output the same at every thread count? Issue 18's question before trusting a faster kernel.
+
+    python bench/thread_invariance.py --out bench/results/thread_invariance.json
+
+Runs the shipped hyperprior's g_s and g_a in fresh processes at 1-4 threads, with PyTorch's native kernels
+(what the codecs use: oneDNN off) and with oneDNN on channels-last tensors and weights, on random latents and
+images of several shapes and batch sizes, and compares SHA-1 digests of the outputs; it also checks that each
+batch's first row equals that image run alone. Identical digests at every thread count = thread-invariant on
+this machine for these shapes (a different CPU may pick other kernels).
+"""
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SHAPES = [(1, 64, 64), (1, 320, 5008), (1, 512, 768), (3, 256, 384), (1, 1024, 1024), (2, 192, 64)]
+
+PROBE = """
+import hashlib, json, sys, torch, aecodec
+torch.set_num_threads(int(sys.argv[1]))
+dnn = sys.argv[2] == "onednn"
+torch.backends.mkldnn.enabled = dnn
+m = aecodec.load("hyperprior").model
+fmt = torch.channels_last if dnn else torch.contiguous_format
+gs, ga = m.g_s.to(memory_format=fmt), m.g_a.to(memory_format=fmt)
+g = torch.Generator().manual_seed(0)
+out = {}
+with torch.no_grad():
+    for b, h, w in json.loads(sys.argv[3]):
+        y = (torch.randn(b, 256, h // 16, w // 16, generator=g) * 2).round().to(memory_format=fmt)
+        x = torch.rand(b, 3, h, w, generator=g).to(memory_format=fmt)
+        xs, ya = gs(y).contiguous(), ga(x).contiguous()
+        digest = lambda t: hashlib.sha1(t.numpy().tobytes()).hexdigest()[:12]
+        out[f"{b}x{h}x{w}"] = {"g_s": digest(xs), "g_a": digest(ya),
+                               "row_equals_alone": bool(torch.equal(gs(y[:1]).contiguous(), xs[:1]))}
+print(json.dumps(out))
+"""
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("bench/results/thread_invariance.json"))
+    p.add_argument("--threads", default="1,2,3,4")
+    a = p.parse_args()
+    threads = [int(t) for t in a.threads.split(",")]
+    report = {}
+    for kernels in ("native", "onednn"):
+        runs = {t: json.loads(subprocess.run([sys.executable, "-c", PROBE, str(t), kernels, json.dumps(SHAPES)],
+                                             capture_output=True, text=True, check=True).stdout) for t in threads}
+        shapes = {}
+        for shape in runs[threads[0]]:
+            shapes[shape] = {net: len({runs[t][shape][net] for t in threads}) == 1 for net in ("g_s", "g_a")}
+            shapes[shape]["rows_equal_alone"] = all(runs[t][shape]["row_equals_alone"] for t in threads)
+            shapes[shape]["differs_at"] = [t for t in threads
+                                           if runs[t][shape]["g_s"] != runs[threads[0]][shape]["g_s"]]
+        report[kernels] = {"thread_invariant": all(s["g_s"] and s["g_a"] and s["rows_equal_alone"]
+                                                   for s in shapes.values()), "shapes": shapes}
+        print(kernels, "thread-invariant:", report[kernels]["thread_invariant"], flush=True)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps({"threads": threads, **report}, indent=1) + "\n")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
