@@ -16,7 +16,6 @@ from PIL import Image
 
 from .arrays import load_array
 from .codecs.refine import EFFORT_ITERATIONS
-from .codecs.weights import file_hash
 from .contract import Coded
 from .errors import AecError, FormatError, InputImageError, UnknownCodecError
 from .format import container, payload
@@ -51,10 +50,6 @@ def _quality16(info: CodecInfo, quality: float | None) -> int:
     if not info.fractional and q != int(q):
         raise UnknownCodecError(f"codec {info.name!r} takes whole qualities {lo}..{hi}, not {q}")
     return round(q * 16)
-
-
-def _weights_hash(info: CodecInfo, weights: str | Path | None) -> bytes:
-    return file_hash(weights)[:8] if weights else info.weights_hash
 
 
 def encode(image: str | Path | Image.Image, codec: str | None = None, quality: float | None = None,
@@ -132,7 +127,7 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
     for group in _batches(keys, batch_size):
         for j, result in zip(group, model.compress_batch(torch.cat([cut(j) for j in group]), q16, effort)):
             coded[j] = result
-    whash = _weights_hash(info, weights)
+    whash = info.hash_of(weights)
     out = []
     for i, p in enumerate(prepared):
         streams: list[bytes] = []
@@ -233,7 +228,7 @@ def encode_array(array, bound: float, codec: str | None = None, weights: str | P
     params, streams = info.load("cpu", weights).compress(a.astype(np.float64).reshape(-1), float(bound))
     dtype = "float32" if a.dtype == np.float32 else "float64"
     streams = [payload.params_bytes(params, a.shape, dtype), *streams]
-    c = Container(info.codec_id, _weights_hash(info, weights), 16, WINDOW, windows, "F", 0)
+    c = Container(info.codec_id, info.hash_of(weights), 16, WINDOW, windows, "F", 0)
     return payload.seal(c, streams, [zlib.crc32(s) for s in streams])
 
 

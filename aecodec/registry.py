@@ -44,6 +44,10 @@ class CodecInfo:
         """First 8 bytes of the shipped weights file's SHA-256, as recorded in bitstreams."""
         return file_hash(self.weights_path)[:8]
 
+    def hash_of(self, weights: str | Path | None = None) -> bytes:
+        """The 8-byte identity a bitstream records for ``weights`` (a compatible file), or the shipped file's."""
+        return file_hash(weights)[:8] if weights else self.weights_hash
+
     def load(self, device: str = "cpu", weights: str | Path | None = None):
         """The ready-to-code codec for the shipped weights or a compatible ``weights`` file (cached)."""
         path = Path(weights).resolve() if weights else self.weights_path

@@ -15,7 +15,6 @@ import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..codecs.weights import file_hash
 from ..errors import FormatError, ModelMismatchError
 from ..registry import CodecInfo, codec_by_id
 from . import container
@@ -93,7 +92,7 @@ def codec_of(c: Container, weights: str | Path | None = None) -> CodecInfo:
     """The registered codec of a parsed container, checked against the weights that will decode it: the
     shipped file, or a ``weights`` file given for it."""
     info = codec_by_id(c.codec_id)
-    have = file_hash(weights)[:8] if weights else info.weights_hash
+    have = info.hash_of(weights)
     if c.weights_hash != have:
         where = f"the weights file {Path(weights).name}" if weights else "the installed weights"
         raise ModelMismatchError(

@@ -25,11 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from compressai.entropy_models import EntropyBottleneck
-from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from ..codecs import checkerboard, hyperprior, signal, vq
-from ..codecs.weights import file_hash, weights_metadata
+from ..codecs.weights import file_hash, read_tensors, weights_metadata
 from ..errors import AecError, ModelMismatchError, UnknownCodecError
 from ..models.context import CheckerboardContext, ContextConfig, checkerboard_bits
 from ..models.hyperprior import Hyperprior, HyperpriorConfig
@@ -73,7 +72,7 @@ def read_state(path: Path, family: str) -> tuple[dict, dict[str, Tensor]]:
     meta = weights_metadata(path)
     if meta["family"] != family:
         raise ModelMismatchError(f"{path.name} holds {meta['family']} weights, not {family} weights")
-    tensors = {k: v.float() for k, v in load_file(str(path)).items() if not k.startswith(("fixed.", "table."))}
+    tensors = {k: v.float() for k, v in read_tensors(path).items() if not k.startswith(("fixed.", "table."))}
     return json.loads(meta.get("config", "{}")), tensors
 
 
