@@ -22,7 +22,7 @@ class CodecInfo:
 
     name: str
     codec_id: int
-    weights: str
+    weights: str  # the shipped weights file; "" for codecs whose weights a user brings (--weights FILE)
     family: str  # the "family" a weights file of this codec records in its metadata
     qualities: tuple[int, ...]
     default_quality: int
@@ -42,7 +42,13 @@ class CodecInfo:
     @property
     def weights_hash(self) -> bytes:
         """First 8 bytes of the shipped weights file's SHA-256, as recorded in bitstreams."""
+        self._require_shipped()
         return file_hash(self.weights_path)[:8]
+
+    def _require_shipped(self) -> None:
+        if not self.weights:
+            raise ModelMismatchError(f"codec {self.name!r} ships no weights: give the weights file it was made "
+                                     "with (--weights FILE, from aecodec import compressai)")
 
     def hash_of(self, weights: str | Path | None = None) -> bytes:
         """The 8-byte identity a bitstream records for ``weights`` (a compatible file), or the shipped file's."""
@@ -50,6 +56,8 @@ class CodecInfo:
 
     def load(self, device: str = "cpu", weights: str | Path | None = None):
         """The ready-to-code codec for the shipped weights or a compatible ``weights`` file (cached)."""
+        if not weights:
+            self._require_shipped()
         path = Path(weights).resolve() if weights else self.weights_path
         if weights:
             check_weights(self, path)
@@ -66,6 +74,12 @@ CODECS: tuple[CodecInfo, ...] = (
         description="the hyperprior plus a checkerboard context model (half the latents predicted from the other "
                     "half, two-pass decoding): the same pixels as hyperprior in 0.5-3.7% fewer bytes"),
     CodecInfo(
+        name="hyperprior-ctx-pf", codec_id=6, weights="hyperprior_ctx_pf.safetensors", family="postfilter",
+        qualities=tuple(range(1, 11)), default_quality=6, base="hyperprior-ctx",
+        loader="aecodec.codecs.postfilter:load",
+        description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with an enhancement filter "
+                    "after the synthesis: same size, better pixels"),
+    CodecInfo(
         name="hyperprior", codec_id=1, weights="hyperprior.safetensors", family="hyperprior",
         qualities=tuple(range(1, 11)), default_quality=6, loader="aecodec.codecs.hyperprior:load",
         description="variable-rate mean-scale hyperprior (GDN, gain units), MSE-trained"),
@@ -79,10 +93,27 @@ CODECS: tuple[CodecInfo, ...] = (
         description="VQ-VAE: hyperprior transforms, entropy-constrained vector quantization of latent pairs, "
                     "constriction-coded indices under hyper-latent-conditioned priors"),
     CodecInfo(
+        name="compressai-hyperprior", codec_id=7, weights="", family="compressai", qualities=(1,),
+        default_quality=1, loader="aecodec.codecs.imported:load", fractional=False, effort=False,
+        description="a CompressAI bmshj2018-hyperprior or mbt2018-mean model you imported (aecodec import "
+                    "compressai): its transforms, exact integer entropy parameters"),
+    CodecInfo(
+        name="compressai-factorized", codec_id=8, weights="", family="compressai", qualities=(1,),
+        default_quality=1, loader="aecodec.codecs.imported:load", fractional=False, effort=False, streams=1,
+        description="a CompressAI bmshj2018-factorized model you imported (aecodec import compressai)"),
+    CodecInfo(
         name="signal", codec_id=2, weights="signal.safetensors", family="signal", qualities=(1,),
         default_quality=1, loader="aecodec.codecs.signal:load", kind="array", fractional=False, effort=False,
         description="error-bounded float arrays (time series, sensor data): dense autoencoder + residual, .npy in"),
 )
+
+
+# CompressAI zoo architectures ``aecodec import compressai`` reads (aecodec.codecs.imported) -> their codec
+COMPRESSAI_ARCHS: dict[str, str] = {
+    "bmshj2018-factorized": "compressai-factorized",
+    "bmshj2018-hyperprior": "compressai-hyperprior",
+    "mbt2018-mean": "compressai-hyperprior",
+}
 
 
 def _check_registry() -> None:

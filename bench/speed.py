@@ -70,7 +70,7 @@ def main() -> None:
     x, _, _ = split_image(im)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
-    for c in aecodec.list_codecs("image"):
+    for c in (c for c in aecodec.list_codecs("image") if c.weights):
         for device in devices:
             for threads in ([1, 2] if device == "cpu" else [torch.get_num_threads()]):
                 torch.set_num_threads(threads)

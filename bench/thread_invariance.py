@@ -2,11 +2,13 @@
 
     python bench/thread_invariance.py --out bench/results/thread_invariance.json
 
-Runs the shipped hyperprior's g_s and g_a in fresh processes at 1-4 threads, with PyTorch's native kernels
-(what the codecs use: oneDNN off) and with oneDNN on channels-last tensors and weights, on random latents and
-images of several shapes and batch sizes, and compares SHA-1 digests of the outputs; it also checks that each
-batch's first row equals that image run alone. Identical digests at every thread count = thread-invariant on
-this machine for these shapes (a different CPU may pick other kernels).
+Runs the shipped hyperprior's g_s and g_a in fresh processes at 1-4 threads, three ways: PyTorch's native
+kernels (oneDNN off: the codecs' fallback), oneDNN on channels-last tensors and weights as PyTorch picks kernels,
+and ``forward`` (``aecodec.codecs.inference.FastSequential``: oneDNN's forward convolutions only, transposed ones
+as sub-pixel convolutions: what the codecs run), on random latents and images of several shapes (tiny ones
+included: PyTorch sends small convolutions to other kernels) and batch sizes. It compares SHA-1 digests of the
+outputs and checks that each batch's first row equals that image run alone. Identical digests at every thread
+count = thread-invariant on this machine for these shapes (a different CPU may pick other kernels).
 """
 import argparse
 import hashlib
@@ -15,16 +17,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-SHAPES = [(1, 64, 64), (1, 320, 5008), (1, 512, 768), (3, 256, 384), (1, 1024, 1024), (2, 192, 64)]
+SHAPES = [(1, 16, 16), (1, 32, 96), (2, 16, 48), (1, 64, 64), (1, 320, 5008), (1, 512, 768), (3, 256, 384),
+          (1, 1024, 1024), (2, 192, 64), (4, 128, 128)]
 
 PROBE = """
 import hashlib, json, sys, torch, aecodec
+from aecodec.codecs.inference import FastSequential
 torch.set_num_threads(int(sys.argv[1]))
-dnn = sys.argv[2] == "onednn"
+dnn = sys.argv[2] != "native"
 torch.backends.mkldnn.enabled = dnn
 m = aecodec.load("hyperprior").model
 fmt = torch.channels_last if dnn else torch.contiguous_format
 gs, ga = m.g_s.to(memory_format=fmt), m.g_a.to(memory_format=fmt)
+if sys.argv[2] == "forward":
+    gs, ga = FastSequential(m.g_s), FastSequential(m.g_a)
 g = torch.Generator().manual_seed(0)
 out = {}
 with torch.no_grad():
@@ -46,7 +52,7 @@ def main() -> None:
     a = p.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
     report = {}
-    for kernels in ("native", "onednn"):
+    for kernels in ("native", "onednn", "forward"):
         runs = {t: json.loads(subprocess.run([sys.executable, "-c", PROBE, str(t), kernels, json.dumps(SHAPES)],
                                              capture_output=True, text=True, check=True).stdout) for t in threads}
         shapes = {}

@@ -16,7 +16,9 @@ from typing import Iterator
 import click
 
 import aecodec
+import aecodec.codecs.weights
 from aecodec.errors import EXIT_CODES, AecError, AecWarning, InputImageError, OutputError
+from aecodec.registry import COMPRESSAI_ARCHS
 
 EPILOG = "Exit codes: " + "; ".join(f"{code} {what}" for code, what in EXIT_CODES.items())
 
@@ -446,7 +448,10 @@ def info(input: Path, as_json: bool, weights: Path | None) -> None:
                    f"  {fi.width}x{fi.height} {fi.mode}, {fi.tiles} tile(s), {fi.bytes} bytes, "
                    f"{fi.bpp:.4f} bpp, ratio {fi.compression_ratio:.1f}:1"
                    + ("" if fi.decodable else "\n  not decodable with these weights: this aecodec lacks that codec or "
-                                              "weights (decode with --weights FILE)"))
+                                              "weights (decode with --weights FILE)")
+                   + (f"\n  model: CompressAI {fi.imported['arch']} N={fi.imported['N']} M={fi.imported['M']}, "
+                      f"imported from {fi.imported.get('source_name', '?')} (sha256 {fi.imported['source_sha256']})"
+                      if fi.imported else ""))
     _run(body)
 
 
@@ -456,8 +461,8 @@ def list_(as_json: bool) -> None:
     """List registered codecs and their qualities (the first is the default)."""
     rows = []
     for c in aecodec.list_codecs():
-        prov = c.weights_path.with_suffix(".json")
-        rd = json.loads(prov.read_text()).get("kodak", []) if prov.exists() else []
+        prov = c.weights_path.with_suffix(".json") if c.weights else None
+        rd = json.loads(prov.read_text()).get("kodak", []) if prov and prov.exists() else []
         rows.append({"name": c.name, "id": c.codec_id, "kind": c.kind, "qualities": list(c.qualities),
                      "default_quality": c.default_quality, "description": c.description, "kodak": rd})
     if as_json:
@@ -489,11 +494,38 @@ def denoise(input: Path, output: Path | None, force: bool) -> None:
     _run(body)
 
 
+@main.group(name="import")
+def import_() -> None:
+    """Turn models of other libraries into aecodec weights files (then: encode/decode/bench --weights FILE)."""
+
+
+@import_.command(name="compressai")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--arch", required=True, type=click.Choice(sorted(COMPRESSAI_ARCHS)),
+              help="The CompressAI zoo architecture the checkpoint was trained as (N and M are read from it).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Weights file to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+def import_compressai(checkpoint: Path, arch: str, output: Path, force: bool) -> None:
+    """A CompressAI state_dict (torch.save(net.state_dict()), or an example-script checkpoint) -> a weights file
+    whose files decode exactly on every machine: integer hyper-synthesis, stored CDF tables, the .aec container.
+    Its provenance JSON (source SHA-256, arch, N, M) is written beside it."""
+    def body():
+        from aecodec.codecs.imported import import_compressai as run
+
+        _check_output(output, force)
+        run(checkpoint, arch, output)
+        meta = aecodec.codecs.weights.weights_metadata(output)
+        click.echo(f"wrote {output}: {arch} N={meta['N']} M={meta['M']} (codec {meta['codec']}), from "
+                   f"{checkpoint.name} sha256 {meta['source_sha256'][:16]}...; use it with --weights {output}")
+    _run(body)
+
+
 @main.command()
 @click.option("--dataset", default="kodak", show_default=True, help="Name in datasets.toml or a folder.")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--codecs", help="Comma list [every learned codec and every available classical one]; "
-                                "NAME:effortN benchmarks a learned codec at encoder effort N.")
+                                "NAME:effortN benchmarks a learned codec at encoder effort N, weights:FILE the "
+                                "codec of a weights file (e.g. an imported CompressAI model).")
 @click.option("--limit", type=int, help="Use the first N images in sorted order.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel worker processes.")
 @click.option("--anchor", default="jpeg", show_default=True, help="BD-rate anchor codec.")
@@ -506,8 +538,8 @@ def bench(dataset: str, out: Path, codecs: str | None, limit: int | None, jobs: 
         names = codecs.split(",") if codecs else benchmark.available_codecs()
         known = benchmark.available_codecs()
         for n in names:
-            base, effort = benchmark.parse_spec(n)
-            if base in known and effort:
+            base, effort, weights = benchmark.parse_spec(n)
+            if (base in known and effort) or weights:
                 known.append(n)
             if n not in known:
                 if n == "jpegxl":

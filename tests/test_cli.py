@@ -143,7 +143,7 @@ def test_load_returns_the_ready_codec_of_each_name():
 
     from aecodec.contract import ArrayCodec, ImageCodec
 
-    for info in aecodec.list_codecs():
+    for info in (c for c in aecodec.list_codecs() if c.weights):
         codec = aecodec.load(info.name)
         assert isinstance(codec, ImageCodec if info.kind == "image" else ArrayCodec), info.name
         assert type(codec).__module__ == info.loader.split(":")[0]  # vqvae is the VQ codec, not its base

@@ -61,3 +61,21 @@ def test_integer_checkerboard_tracks_float_at_the_non_anchors_and_ignores_thread
         torch.set_num_threads(before)
     assert torch.equal(one, two) and one.shape == (24, 15)
     assert (one.double() / (1 << FRAC_A) - ref.double()).abs().max() < 0.01
+
+
+def test_subpixel_transposed_convolution_equals_zero_insertion_exactly():
+    """The kernel-5 stride-2 fast path gives the very integers the generic zero-insertion path gives."""
+    import torch.nn.functional as F
+
+    from aecodec.coding.fixedpoint import int_conv2d, int_conv_transpose2d
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(-5000, 5000, (1, 6, 5, 7), generator=g)
+    w = torch.randint(-3000, 3000, (6, 4, 5, 5), generator=g)
+    fast = int_conv_transpose2d(x, w, 2, 2, 1)
+    up = torch.zeros(1, 6, 9, 13, dtype=torch.int64)
+    up[:, :, ::2, ::2] = x
+    generic = int_conv2d(up, w.flip(2, 3).transpose(0, 1), 1, (2, 3, 2, 3))
+    assert fast.dtype == torch.int64 and torch.equal(fast, generic)
+    ref = F.conv_transpose2d(x.double(), w.double(), stride=2, padding=2, output_padding=1)
+    assert torch.equal(fast, ref.round().long())

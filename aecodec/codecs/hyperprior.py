@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..coding.fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, shift_round, to_fixed
@@ -23,7 +24,8 @@ from ..coding.tables import (CdfTable, bottleneck_tables, gaussian_tables, scale
 from ..contract import Coded
 from ..errors import FormatError, ModelMismatchError
 from ..models.hyperprior import Hyperprior, HyperpriorConfig
-from . import weights
+from ..models.postfilter import PostFilter
+from . import inference, weights
 from .refine import EFFORT_ITERATIONS, refine_latents
 
 QSTEPS = 16  # quality is stored in 1/16 steps: fractional qualities interpolate between trained levels
@@ -31,8 +33,9 @@ QSTEPS = 16  # quality is stored in 1/16 steps: fractional qualities interpolate
 
 @contextmanager
 def thread_invariant() -> Iterator[None]:
-    """oneDNN's transposed convolutions sum in an order that depends on the thread count; PyTorch's native
-    kernels do not. Decoded pixels then match for any thread count (about 25% slower synthesis)."""
+    """The fallback where oneDNN's forward kernels are missing (``aecodec.codecs.inference``): oneDNN's
+    transposed convolutions sum in an order that depends on the thread count; PyTorch's native kernels for them
+    do not."""
     before = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = False
     try:
@@ -67,6 +70,9 @@ class HyperpriorCodec:
         self.scale_bounds = fixed["scale_bounds"].long()  # [S-1], FRAC_A bits
         self.z_coder = RansCoder(z_table)
         self.y_coder = RansCoder(y_table)
+        self.post_filter: PostFilter | None = None  # pixels only (aecodec.codecs.postfilter)
+        self._fast_g_s: inference.FastSequential | None = None  # built on the first CPU decode
+        self._fast_g_a: inference.FastSequential | None = None  # built on the first CPU encode
 
     @property
     def stride(self) -> int:
@@ -214,7 +220,12 @@ class HyperpriorCodec:
         """Images [B, 3, H, W] -> (x on the device, latent y, gained hyper-latent z, the latent's integer gain
         as float64 [1, M, 1, 1]): the analysis every encoder on these transforms starts from."""
         x = x.to(self.device)
-        y = self.model.analysis(x).float()
+        m = self.model
+        if inference.available(self.device) and m.aux_a is None and inference.supported(m.g_a):
+            self._fast_g_a = self._fast_g_a or inference.FastSequential(m.g_a)
+            y = self._fast_g_a(x)  # the same latents at any thread count, and faster
+        else:
+            y = m.analysis(x).float()
         return x, y, self.hyper_latent(y, q16), self.latent_gain(q16)
 
     def hyper_latent(self, y: Tensor, q16: int) -> Tensor:
@@ -248,8 +259,17 @@ class HyperpriorCodec:
         """Gained decoded latents [B, M, h, w] (float64) -> pixels [B, 3, H, W] in [0, 1], thread-invariant."""
         m = self.model
         y_hat = y_hat_g.float().to(self.device) * self.inverse_gain(q16)
-        with thread_invariant():
-            return m.synthesis(y_hat).clamp_(0, 1)
+        fast = inference.available(self.device) and m.aux_s is None and inference.supported(m.g_s)
+        if fast:
+            self._fast_g_s = self._fast_g_s or inference.FastSequential(m.g_s)
+            x = self._fast_g_s(y_hat)
+        else:
+            with thread_invariant():
+                x = m.synthesis(y_hat)
+        if self.post_filter is not None:
+            level = torch.full((x.shape[0],), (q16 - QSTEPS) / QSTEPS, device=x.device)
+            x = self.post_filter(x, level, inference.conv2d if fast else F.conv2d)
+        return x.clamp_(0, 1)
 
 
 def export(state: dict[str, Tensor], config: HyperpriorConfig, path: Path, provenance: dict | None = None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,12 +69,20 @@ def half(state: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def write(path: Path, tensors: dict[str, Tensor], meta: dict[str, str], provenance: dict | None) -> Path:
-    """Save a weights file (and its provenance JSON beside it, when given)."""
+    """Save a weights file (and its provenance JSON beside it, when given), each through a temporary file and a
+    rename: a reader never sees half a file."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=meta)
-    if provenance is not None:
-        path.with_suffix(".json").write_text(json.dumps(provenance, indent=1) + "\n")
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+        if provenance is not None:
+            tmp = path.with_name(f".{path.stem}.json.part")
+            tmp.write_text(json.dumps(provenance, indent=1) + "\n")
+            os.replace(tmp, path.with_suffix(".json"))
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

@@ -47,9 +47,29 @@ def int_conv2d(x: Tensor, w: Tensor, stride: int, pad: tuple[int, int, int, int]
     return out.reshape(1, w.shape[0], h, wd)
 
 
+def subpixel_kernel(w: Tensor) -> Tensor:
+    """A ConvTranspose2d(k=5, stride=2, padding=2, output_padding=1) weight [C_in, C_out, 5, 5] -> the weight
+    [4 C_out, C_in, 3, 3] of the stride-1 convolution (padding 1) whose ``pixel_shuffle(., 2)`` is the same
+    transposed convolution: output (2i + a, 2j + b) takes input (i + dy, j + dx) through kernel tap
+    (a + 2 - 2 dy, b + 2 - 2 dx). The same products as zero insertion, without the 3/4 of them that are zero."""
+    c_in, c_out = w.shape[:2]
+    out = torch.zeros(c_out, 2, 2, c_in, 3, 3, dtype=w.dtype)
+    for a in range(2):
+        for b in range(2):
+            for j in range(3):
+                for i in range(3):
+                    ky, kx = a + 4 - 2 * j, b + 4 - 2 * i
+                    if ky <= 4 and kx <= 4:
+                        out[:, a, b, :, j, i] = w[:, :, ky, kx].t()
+    return out.reshape(4 * c_out, c_in, 3, 3)
+
+
 def int_conv_transpose2d(x: Tensor, w: Tensor, stride: int, padding: int, output_padding: int) -> Tensor:
-    """Integer transposed convolution, as zero insertion followed by a convolution with the flipped kernel.
-    ``w`` has the ConvTranspose2d layout [C_in, C_out, k, k]."""
+    """Integer transposed convolution. Kernel 5, stride 2 (every hyper-synthesis here): a sub-pixel
+    convolution (``subpixel_kernel``); otherwise zero insertion followed by a convolution with the flipped kernel.
+    Exact either way: the same integer products, summed exactly. ``w`` has the layout [C_in, C_out, k, k]."""
+    if w.shape[-1] == 5 and (stride, padding, output_padding) == (2, 2, 1):
+        return F.pixel_shuffle(int_conv2d(x, subpixel_kernel(w), 1, (1, 1, 1, 1)), 2)
     k = w.shape[-1]
     _, c, h, wd = x.shape
     up = torch.zeros(1, c, (h - 1) * stride + 1, (wd - 1) * stride + 1, dtype=torch.int64)
@@ -68,6 +88,7 @@ class IntLayer:
     padding: int
     output_padding: int
     relu: bool
+    slope: int = 0  # with ``relu``: negative inputs times slope / 2^FRAC_W (LeakyReLU), 0 = plain ReLU
 
     def __post_init__(self) -> None:
         fan = self.weight.abs().transpose(0, 1) if self.transposed else self.weight.abs()
@@ -90,24 +111,49 @@ class IntLayer:
         shape = (1, -1) + (1,) * (acc.dim() - 2)
         y = shift_round(acc + bias.view(shape), FRAC_W)
         if self.relu:
-            y = y.clamp_min(0)
+            y = torch.where(y < 0, shift_round(y * self.slope, FRAC_W), y) if self.slope else y.clamp_min(0)
         return y.clamp(-ACT_LIMIT, ACT_LIMIT)
 
 
 class IntHyperSynthesis:
-    """Exact integer twin of a ``Sequential`` of (transposed) convolutions and ReLUs."""
+    """Exact integer twin of a ``Sequential`` of (transposed) convolutions, ReLUs and LeakyReLUs."""
 
-    def __init__(self, h_s: nn.Sequential):
-        mods = list(h_s)
-        self.layers: list[IntLayer] = []
+    def __init__(self, h_s: nn.Sequential | None = None, layers: list[IntLayer] | None = None):
+        self.layers: list[IntLayer] = layers or []
+        mods = list(h_s) if h_s is not None else []
         for i, m in enumerate(mods):
-            if not isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            if isinstance(m, (nn.ReLU, nn.LeakyReLU)):
                 continue
-            relu = i + 1 < len(mods) and isinstance(mods[i + 1], nn.ReLU)
+            if not isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                raise ValueError(f"no integer form for a {type(m).__name__} layer")
+            act = mods[i + 1] if i + 1 < len(mods) else None
+            slope = 0
+            if isinstance(act, nn.LeakyReLU):
+                slope = int(to_fixed(torch.tensor(act.negative_slope), FRAC_W))
+                if slope <= 0:
+                    raise ValueError(f"no integer form for LeakyReLU({act.negative_slope})")
             transposed = isinstance(m, nn.ConvTranspose2d)
             self.layers.append(IntLayer(
                 to_fixed(m.weight, FRAC_W), to_fixed(m.bias, FRAC_W + FRAC_A), transposed, m.stride[0],
-                m.padding[0], m.output_padding[0] if transposed else 0, relu))
+                m.padding[0], m.output_padding[0] if transposed else 0, isinstance(act, (nn.ReLU, nn.LeakyReLU)),
+                slope))
+
+    def tensors(self, prefix: str) -> tuple[dict[str, Tensor], list[dict]]:
+        """The integer layers as int64 tensors and their shapes in words, to store in a weights file."""
+        tensors, specs = {}, []
+        for i, layer in enumerate(self.layers):
+            tensors[f"{prefix}.{i}.weight"], tensors[f"{prefix}.{i}.bias"] = layer.weight, layer.bias
+            specs.append({"transposed": layer.transposed, "stride": layer.stride, "padding": layer.padding,
+                          "output_padding": layer.output_padding, "relu": layer.relu, "slope": layer.slope})
+        return tensors, specs
+
+    @classmethod
+    def from_tensors(cls, prefix: str, tensors: dict[str, Tensor], specs: list[dict]) -> "IntHyperSynthesis":
+        """Inverse of ``tensors``: the stored integers are used as they are (the range check runs again)."""
+        return cls(layers=[IntLayer(tensors[f"{prefix}.{i}.weight"].long(), tensors[f"{prefix}.{i}.bias"].long(),
+                                    bool(s["transposed"]), int(s["stride"]), int(s["padding"]),
+                                    int(s["output_padding"]), bool(s["relu"]), int(s["slope"]))
+                           for i, s in enumerate(specs)])
 
     def __call__(self, x: Tensor) -> Tensor:
         """x: int64 [1, C, h, w] with FRAC_A fractional bits -> int64 output with FRAC_A fractional bits."""

@@ -6,6 +6,7 @@ an interrupted run resumes where it stopped; ``jobs`` processes share the images
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import multiprocessing
 import os
@@ -22,7 +23,7 @@ from tqdm import tqdm
 from .baselines import BASELINES
 from ..errors import UnknownCodecError
 from .metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
-from ..registry import get_codec, list_codecs
+from ..registry import codec_of_weights, get_codec, list_codecs
 
 
 @dataclass
@@ -41,22 +42,35 @@ class Point:
 
 
 def available_codecs() -> list[str]:
-    return [c.name for c in list_codecs("image")] + [n for n, b in BASELINES.items() if b.available()]
+    """The registered image codecs with shipped weights, then the classical codecs installed here."""
+    return [c.name for c in list_codecs("image") if c.weights] + [n for n, b in BASELINES.items() if b.available()]
 
 
-def parse_spec(spec: str) -> tuple[str, int]:
-    """'hyperprior' -> ('hyperprior', 0); 'hyperprior:effort2' -> ('hyperprior', 2): a learned codec at an
-    encoder effort, benchmarked as a curve of its own."""
+def parse_spec(spec: str) -> tuple[str, int, str | None]:
+    """A benchmarked curve -> (codec, encoder effort, weights file or None): 'hyperprior' ->
+    ('hyperprior', 0, None); 'hyperprior:effort2' -> ('hyperprior', 2, None); 'weights:FILE' -> (the codec of
+    that weights file, e.g. an imported CompressAI model, 0, 'FILE')."""
     name, _, option = spec.partition(":")
+    if name == "weights" and option:
+        if not Path(option).is_file():
+            raise UnknownCodecError(f"bad codec spec {spec!r}: no weights file {option}")
+        return codec_of_weights(option).name, 0, option
     if not option:
-        return name, 0
+        return name, 0, None
     if name in BASELINES or not option.startswith("effort") or not option[len("effort"):].isdigit():
-        raise UnknownCodecError(f"bad codec spec {spec!r} (learned codecs take :effortN)")
-    return name, int(option[len("effort"):])
+        raise UnknownCodecError(f"bad codec spec {spec!r} (learned codecs take :effortN, or weights:FILE)")
+    return name, int(option[len("effort"):]), None
+
+
+def cache_key(spec: str) -> str:
+    """A spec as a folder name: 'weights:FILE' by the file's content, so a changed file is measured anew."""
+    if spec.startswith("weights:"):
+        return "weights-" + hashlib.sha256(Path(spec[len("weights:"):]).read_bytes()).hexdigest()[:16]
+    return spec
 
 
 def _settings(codec: str) -> tuple[float, ...]:
-    name, _ = parse_spec(codec)
+    name, _, _ = parse_spec(codec)
     return BASELINES[name].settings if name in BASELINES else get_codec(name).qualities
 
 
@@ -72,11 +86,11 @@ def _measure(task: tuple[str, float, str]) -> Point:
         t1 = time.perf_counter()
         out = b.decode(data)
     else:
-        name, effort = parse_spec(codec)
+        name, effort, weights = parse_spec(codec)
         t0 = time.perf_counter()
-        data = aecodec.encode(im, codec=name, quality=q, effort=effort)
+        data = aecodec.encode(im, codec=name, quality=q, effort=effort, weights=weights)
         t1 = time.perf_counter()
-        out = aecodec.decode(data)
+        out = aecodec.decode(data, weights=weights)
     t2 = time.perf_counter()
     a, r = np.asarray(im), np.asarray(out.convert("RGB"))
     w, h = im.size
@@ -107,7 +121,7 @@ def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) 
     for codec in codecs:
         for q in _settings(codec):
             for img in images:
-                f = cache / codec / f"{q:g}" / f"{img.name}.json"
+                f = cache / cache_key(codec) / f"{q:g}" / f"{img.name}.json"
                 if f.exists():
                     points.append(Point(**json.loads(f.read_text())))
                 else:
@@ -117,7 +131,7 @@ def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=init_worker, initargs=(threads,)) as pool:
         for p in tqdm(pool.map(_measure, tasks), total=len(tasks), desc="bench", dynamic_ncols=True):
-            f = cache / p.codec / f"{p.quality:g}" / f"{p.image}.json"
+            f = cache / cache_key(p.codec) / f"{p.quality:g}" / f"{p.image}.json"
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_text(json.dumps(asdict(p)))
             points.append(p)

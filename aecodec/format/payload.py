@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import FormatError, ModelMismatchError
+from ..codecs.weights import weights_metadata
 from ..registry import CodecInfo, codec_by_id
 from . import container
 from .container import Container
@@ -120,6 +121,7 @@ class FileInfo:
     compression_ratio: float  # raw size (8-bit samples, or the array's bytes) over file size
     decodable: bool  # False when this installation lacks the codec or its exact weights
     array: dict | None = None  # arrays (mode F): shape, dtype, error bound; then bpp is bits per value
+    imported: dict | None = None  # the given weights file's origin: CompressAI arch, N, M, source SHA-256
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,6 +140,11 @@ def inspect(data: bytes, weights: str | Path | None = None) -> FileInfo:
         decodable = True
     except ModelMismatchError:
         decodable = False
+    imported = None
+    if weights and decodable:
+        meta = weights_metadata(weights)
+        if "source_sha256" in meta:
+            imported = {k: meta[k] for k in ("arch", "N", "M", "source_sha256", "source_name") if k in meta}
     pixels = c.width * c.height
     if c.mode == "F" and c.streams:
         p = read_params(c.streams[0])
@@ -148,4 +155,4 @@ def inspect(data: bytes, weights: str | Path | None = None) -> FileInfo:
                         {"shape": p["shape"], "dtype": p["dtype"], "error_bound": p["bound"]})
     return FileInfo(name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode,
                     len(tiles(c.width, c.height, c.tile)), len(data), 8 * len(data) / pixels,
-                    3 * pixels / len(data), decodable)
+                    3 * pixels / len(data), decodable, imported=imported)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass
 class TrainOptions:
-    codec: str = "hyperprior"  # hyperprior, hyperprior-msssim, hyperprior-ctx, vqvae or signal
+    codec: str = "hyperprior"  # hyperprior, hyperprior-msssim, hyperprior-ctx, hyperprior-ctx-pf, vqvae, signal
     data: str = ""  # dataset name/folder or .npz pack; "" = train (signal: synthetic)
     out: str = ""  # run folder; "" = runs/<codec>
     init: str = ""  # warm start from this weights file or run checkpoint (.pt); "" = the codec's shipped weights
@@ -35,6 +35,8 @@ class TrainOptions:
     aux_transform: bool = False  # a fresh hyperprior gets linear wavelet shortcuts (aecodec.models.auxt)
     width: int = 192  # fresh hyperprior-ctx: context features
     hidden: int = 384  # fresh hyperprior-ctx: entropy-parameter network width
+    filter_channels: int = 48  # fresh hyperprior-ctx-pf: features of the filter
+    filter_layers: int = 4  # fresh hyperprior-ctx-pf: 3x3 convolutions of the filter
     amp: bool = False  # bf16 autocast for the hyperprior transforms (entropy models stay fp32); CUDA only
     grad_checkpointing: bool = False  # recompute transform activations in backward: less memory
     compile: bool = False  # torch.compile the model (CPU: 0.87x the seconds per step, bench/train_speed.py)

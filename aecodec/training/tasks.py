@@ -5,11 +5,13 @@ the loop (``aecodec.training.loop``).
 
     hyperprior, hyperprior-msssim  transforms and entropy models: RD loss (MSE or MS-SSIM) on image crops
     hyperprior-ctx                 the checkerboard context model on frozen latents of the shipped hyperprior
+    hyperprior-ctx-pf              the decoder's enhancement filter on frozen decoded crops of hyperprior-ctx
     vqvae                          codebooks and index priors on the frozen shipped hyperprior
     signal                         the array codec's dense autoencoder on synthetic signals
 
 Start: the codec's shipped weights (default), ``--init FILE`` (a weights file or a ``.pt`` checkpoint of a run), or
-``--fresh`` (hyperprior: random; hyperprior-ctx: a context model that codes like the hyperprior; vqvae:
+``--fresh`` (hyperprior: random; hyperprior-ctx: a context model that codes like the hyperprior;
+hyperprior-ctx-pf: a filter that starts as the identity; vqvae:
 entropy-constrained k-means of the training latents; signal: random).
 """
 from __future__ import annotations
@@ -27,11 +29,12 @@ import torch
 from compressai.entropy_models import EntropyBottleneck
 from torch import Tensor, nn
 
-from ..codecs import checkerboard, hyperprior, signal, vq
+from ..codecs import checkerboard, hyperprior, postfilter, signal, vq
 from ..codecs.weights import file_hash, read_tensors, weights_metadata
 from ..errors import AecError, ModelMismatchError, UnknownCodecError
 from ..models.context import CheckerboardContext, ContextConfig, checkerboard_bits
 from ..models.hyperprior import Hyperprior, HyperpriorConfig
+from ..models.postfilter import PostFilter, PostFilterConfig
 from ..models.signal import CODE, HIDDEN, WINDOW, SignalAE
 from ..registry import get_codec
 from .data import load_pack, random_crops, resolve_images, sample_batch, signals, split
@@ -502,8 +505,127 @@ class SignalTask(Task):
         return signal.export(model.ae, path, provenance)
 
 
+class PostFilterTask(Task):
+    """The decoder-side enhancement filter of ``hyperprior-ctx-pf`` (``aecodec.models.postfilter``) after the
+    frozen ``hyperprior-ctx``. Its input never changes, so every training crop is decoded once, exactly as the
+    codec decodes it (integer hyper path and context model), at one random level, and cached with the
+    validation crops decoded at every level (``OUT/decoded.pt``); a step then runs only the filter, on random
+    ``patch``-pixel windows of the decoded crops (a pixel filter has no latent borders to learn, unlike a
+    synthesis). Loss: minus the batch's mean PSNR, so every level counts alike, as in a BD-rate. Validation:
+    mean PSNR of the clamped 8-bit pixels over the validation crops and every level, and its gain over the
+    codec without the filter."""
+
+    columns = ("psnr", "gain")
+    val_columns = ("val_psnr", "val_gain")
+    family = "postfilter"
+    shape_options = ("filter_channels", "filter_layers")
+
+    def __init__(self, o: TrainOptions, device: torch.device):
+        super().__init__(o, device)
+        o.data = o.data or "train"
+        if o.patch % 2 or o.patch > o.crop:
+            raise AecError(f"--patch {o.patch}: {o.codec} trains on even windows of the --crop {o.crop} crops")
+        self.base_name = get_codec(o.codec).base
+        self.codec = get_codec(self.base_name).load(o.device)
+
+    @torch.no_grad()
+    def _decode(self, y: Tensor, level: int) -> Tensor:
+        """One latent [1, M, h, w] -> the synthesis output the codec computes for it at ``level`` (0-based),
+        before clamping, fp16 on the CPU."""
+        c, q16 = self.codec, 16 * (level + 1)
+        y = y.float().to(self.device)
+        side = c.side_of(c.hyper_latent(y, q16), q16)
+        symbols, mu_g = c.quantize(y.cpu().to(torch.float64) * c.latent_gain(q16), side, q16)
+        y_hat = c.dequantize(symbols, mu_g).float().to(self.device) * c.inverse_gain(q16)
+        with hyperprior.thread_invariant():
+            return c.model.synthesis(y_hat).half().cpu()
+
+    def prepare(self, out: Path) -> None:
+        crops = image_crops(self.o)
+        train_y, val_y = frozen_latents(self.o, out, self.device, crops)
+        self.train_x, self.val_x = crops
+        key = {"data": self.o.data, "crop": self.o.crop, "crops_per_image": self.o.crops_per_image,
+               "seed": self.o.seed, "base_sha256": file_hash(get_codec(self.base_name).weights_path).hex()}
+        path = out / "decoded.pt"
+        cached = torch.load(path, weights_only=False) if path.exists() else None
+        if cached is None or cached["key"] != key:
+            t0 = time.time()
+            levels = torch.randint(self.codec.levels, (len(train_y),), generator=torch.Generator().manual_seed(1))
+            train = torch.cat([self._decode(train_y[i:i + 1], lv) for i, lv in enumerate(levels.tolist())])
+            val = torch.stack([torch.cat([self._decode(val_y[i:i + 1], lv) for i in range(len(val_y))])
+                               for lv in range(self.codec.levels)])
+            cached = {"key": key, "levels": levels, "train": train, "val": val}
+            print(f"decoded {len(train)} + {val.shape[0]} x {val.shape[1]} crops in {time.time() - t0:.0f} s",
+                  flush=True)
+            torch.save(cached, path.with_suffix(".tmp"))
+            path.with_suffix(".tmp").replace(path)
+        self.levels, self.train, self.val = cached["levels"], cached["train"], cached["val"]
+
+    def data_description(self) -> str:
+        o = self.o
+        return (f"{o.data}: {len(self.train)} random {self.train_x.shape[1]}px crops of its training split "
+                f"({o.crops_per_image} per image, seed {o.seed}), each decoded once by the frozen {self.base_name} "
+                f"at one random level; {o.patch}px windows; validation: {len(self.val_x)} crops at every level")
+
+    def build(self, config: dict | None) -> nn.Module:
+        if config:
+            return PostFilter(PostFilterConfig.from_dict(config))
+        if self.o.fresh:
+            return PostFilter(PostFilterConfig(self.codec.levels, self.o.filter_channels, self.o.filter_layers))
+        d, state = read_state(self.init_path, self.family)
+        model = PostFilter(PostFilterConfig.from_dict(d))
+        model.load_state_dict(state)
+        return model
+
+    def batch(self, model: nn.Module, gen: torch.Generator) -> tuple[Tensor, ...]:
+        b, p = self.o.batch, self.o.patch
+        n, _, h, w = self.train.shape
+        idx = torch.randint(n, (b,), generator=gen)
+        tops = 2 * torch.randint((h - p) // 2 + 1, (b,), generator=gen)
+        lefts = 2 * torch.randint((w - p) // 2 + 1, (b,), generator=gen)
+        windows = list(zip(idx.tolist(), tops.tolist(), lefts.tolist()))
+        decoded = torch.stack([self.train[i, :, t:t + p, s:s + p] for i, t, s in windows]).float()
+        x = torch.stack([self.train_x[i, t:t + p, s:s + p] for i, t, s in windows]).permute(0, 3, 1, 2)
+        level = self.levels[idx].float()
+        return decoded.to(self.device), x.float().div(255).to(self.device), level.to(self.device)
+
+    @staticmethod
+    def _psnr(x_hat: Tensor, x: Tensor) -> Tensor:
+        return -10 * torch.log10((x_hat - x).pow(2).flatten(1).mean(1).clamp(min=1e-10))
+
+    def loss(self, net: nn.Module, model: nn.Module, batch: tuple[Tensor, ...],
+             amp: AbstractContextManager) -> tuple[Tensor, dict[str, Tensor]]:
+        decoded, x, level = batch
+        with amp:
+            psnr = self._psnr(net(decoded, level).clamp(0, 1), x).mean()  # the decoder clamps
+        return -psnr, {"psnr": psnr.detach(), "gain": psnr.detach() - self._psnr(decoded.clamp(0, 1), x).mean()}
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        """Mean PSNR of the 8-bit pixels the decoder would write, every validation crop at every level."""
+        model.eval()
+        pixels = lambda t: t.clamp(0, 1).mul(255).round().div(255)  # noqa: E731
+        x = self.val_x.permute(0, 3, 1, 2).float().div(255).to(self.device)
+        filtered = base = 0.0
+        for lv, decoded in enumerate(self.val):
+            for i in range(0, len(x), 16):
+                d = decoded[i:i + 16].float().to(self.device)
+                level = torch.full((len(d),), float(lv), device=self.device)
+                filtered += self._psnr(pixels(model(d, level)), x[i:i + 16]).sum().item()
+                base += self._psnr(pixels(d), x[i:i + 16]).sum().item()
+        model.train()
+        n = len(x) * len(self.val)
+        return {"val_loss": -filtered / n, "val_psnr": filtered / n, "val_gain": (filtered - base) / n}
+
+    def export(self, model: nn.Module, path: Path, provenance: dict) -> Path:
+        base_hash = file_hash(get_codec(self.base_name).weights_path).hex()
+        provenance["base_sha256"] = base_hash
+        return postfilter.export(model, base_hash, path, provenance)
+
+
 TASKS: dict[str, type[Task]] = {"hyperprior": HyperpriorTask, "hyperprior-msssim": HyperpriorTask,
-                                 "hyperprior-ctx": ContextTask, "vqvae": VQTask, "signal": SignalTask}
+                                 "hyperprior-ctx": ContextTask, "hyperprior-ctx-pf": PostFilterTask,
+                                 "vqvae": VQTask, "signal": SignalTask}
 
 
 def make_task(o: TrainOptions, device: torch.device) -> Task:

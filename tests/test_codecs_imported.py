@@ -1,0 +1,154 @@
+"""aecodec import compressai: CompressAI zoo architectures, trained a few steps here (no download), imported and
+coded through the contract; rate and PSNR against CompressAI's own compress/decompress; clean refusals."""
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from compressai.models import FactorizedPrior, MeanScaleHyperprior, ScaleHyperprior
+from PIL import Image
+
+import aecodec
+from aecodec.cli.main import main
+from aecodec.codecs.imported import import_compressai
+from aecodec.contract import ImageCodec
+from aecodec.errors import ModelMismatchError
+from aecodec.eval.benchmark import parse_spec
+
+ARCHS = {"mbt2018-mean": MeanScaleHyperprior, "bmshj2018-hyperprior": ScaleHyperprior,
+         "bmshj2018-factorized": FactorizedPrior}
+
+
+def _photo(sample_path) -> tuple[Image.Image, torch.Tensor]:
+    im = Image.open(sample_path).convert("RGB")
+    return im, torch.from_numpy(np.array(im)).permute(2, 0, 1)[None].float() / 255
+
+
+def _trained(arch: str, x: torch.Tensor, steps: int = 40) -> torch.nn.Module:
+    """A small model of ``arch`` trained a few RD steps on crops of the sample, so that its entropy models are
+    not degenerate (uniform quantiles would make every rate the same)."""
+    torch.manual_seed(0)
+    net = ARCHS[arch](24, 32)
+    main_params = [p for n, p in net.named_parameters() if not n.endswith("quantiles")]
+    opt = torch.optim.Adam(main_params, 2e-3)
+    aux = torch.optim.Adam([p for n, p in net.named_parameters() if n.endswith("quantiles")], 5e-2)
+    for i in range(steps):
+        xb = x[..., (i % 2) * 64:(i % 2) * 64 + 128, (i % 3) * 64:(i % 3) * 64 + 128]
+        out = net(xb)
+        bpp = sum(-lik.log2().sum() for lik in out["likelihoods"].values()) / xb[0, 0].numel()
+        loss = 0.02 * 255**2 * (out["x_hat"] - xb).pow(2).mean() + bpp
+        opt.zero_grad()
+        aux.zero_grad()
+        loss.backward()
+        net.aux_loss().backward()
+        opt.step()
+        aux.step()
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict:
+    """arch -> (trained CompressAI net, its checkpoint path), checkpoints as torch.save(net.state_dict())."""
+    root = tmp_path_factory.mktemp("compressai")
+    _, x = _photo(Path(__file__).parent / "data" / "sample.png")
+    out = {}
+    for arch in ARCHS:
+        net = _trained(arch, x)
+        path = root / f"{arch}.pth.tar"
+        torch.save(net.state_dict(), path)
+        out[arch] = (net, path)
+    return out
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / ((a.astype(float) - b.astype(float)) ** 2).mean()))
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_same_rate_and_pixels_as_compressai_and_thread_invariant(arch, models, tmp_path, sample_path):
+    net, ckpt = models[arch]
+    w = import_compressai(ckpt, arch, tmp_path / "w.safetensors")
+    codec = aecodec.load(weights=w)
+    assert isinstance(codec, ImageCodec) and codec.arch == arch
+    im, x = _photo(sample_path)  # 384x256: a multiple of 64, no padding on either side
+    data = aecodec.encode(im, weights=w)
+    mine = np.asarray(aecodec.decode(data, weights=w))
+    net.update(force=True)
+    with torch.no_grad():
+        c = net.compress(x)
+        ref = net.decompress(c["strings"], c["shape"])["x_hat"]
+    theirs = (ref[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    their_bytes = sum(len(s[0]) for s in c["strings"])
+    assert their_bytes < len(data) <= 1.03 * their_bytes + 64
+    original = np.asarray(im)
+    assert abs(_psnr(original, mine) - _psnr(original, theirs)) < 0.05
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = np.asarray(aecodec.decode(data, weights=w))
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(one, mine)
+
+
+def test_update_buffers_training_checkpoints_and_dataparallel_prefixes_import_alike(models, tmp_path):
+    net, ckpt = models["mbt2018-mean"]
+    plain = import_compressai(ckpt, "mbt2018-mean", tmp_path / "a.safetensors")
+    net.update(force=True)
+    wrapped = {"epoch": 3, "state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}}
+    torch.save(wrapped, tmp_path / "checkpoint.pth.tar")
+    other = import_compressai(tmp_path / "checkpoint.pth.tar", "mbt2018-mean", tmp_path / "b.safetensors")
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(plain)), load_file(str(other))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads(plain.with_suffix(".json").read_text())["source_sha256"] == \
+        hashlib.sha256(ckpt.read_bytes()).hexdigest()
+
+
+def test_refuses_what_it_cannot_import(models, tmp_path):
+    _, ckpt = models["mbt2018-mean"]
+    with pytest.raises(ModelMismatchError, match="not a bmshj2018-hyperprior checkpoint"):
+        import_compressai(ckpt, "bmshj2018-hyperprior", tmp_path / "w.safetensors")
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(ckpt.read_bytes()[:1000])
+    with pytest.raises(ModelMismatchError, match="not a readable PyTorch checkpoint"):
+        import_compressai(broken, "mbt2018-mean", tmp_path / "w.safetensors")
+    state = torch.load(ckpt, weights_only=True)
+    state["h_s.0.weight"] = state["h_s.0.weight"] * 1e9  # sums far beyond 2^53 in fixed point
+    torch.save(state, tmp_path / "huge.pth")
+    with pytest.raises(ModelMismatchError, match="no exact integer form"):
+        import_compressai(tmp_path / "huge.pth", "mbt2018-mean", tmp_path / "w.safetensors")
+    torch.save({"g_a.0.weight": torch.zeros(3)}, tmp_path / "other.pth")
+    with pytest.raises(ModelMismatchError):
+        import_compressai(tmp_path / "other.pth", "mbt2018-mean", tmp_path / "w.safetensors")
+    assert not (tmp_path / "w.safetensors").exists()
+
+
+def test_command_line_import_encode_info_decode(models, tmp_path, sample_path):
+    _, ckpt = models["bmshj2018-hyperprior"]
+    w, aec, png = tmp_path / "w.safetensors", tmp_path / "s.aec", tmp_path / "s.png"
+    run = CliRunner().invoke
+    r = run(main, ["import", "compressai", str(ckpt), "--arch", "bmshj2018-hyperprior", "-o", str(w)])
+    assert r.exit_code == 0 and "N=24 M=32" in r.output, r.output
+    assert run(main, ["import", "compressai", str(ckpt), "--arch", "bmshj2018-hyperprior", "-o", str(w)]).exit_code == 7
+    assert run(main, ["encode", str(sample_path), "--weights", str(w), "-o", str(aec)]).exit_code == 0
+    r = run(main, ["info", str(aec), "--weights", str(w)])
+    assert "CompressAI bmshj2018-hyperprior N=24 M=32" in r.output and hashlib.sha256(
+        ckpt.read_bytes()).hexdigest() in r.output, r.output
+    r = run(main, ["decode", str(aec), "-o", str(png)])
+    assert r.exit_code == 5 and "--weights" in r.output
+    assert run(main, ["decode", str(aec), "--weights", str(w), "-o", str(png)]).exit_code == 0
+    assert Image.open(png).size == (384, 256)
+    r = run(main, ["import", "compressai", str(ckpt), "--arch", "mbt2018-mean", "-o", str(tmp_path / "x.st")])
+    assert r.exit_code == 5 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_benchmark_spec_names_a_weights_file(models, tmp_path):
+    _, ckpt = models["bmshj2018-factorized"]
+    w = import_compressai(ckpt, "bmshj2018-factorized", tmp_path / "f.safetensors")
+    assert parse_spec(f"weights:{w}") == ("compressai-factorized", 0, str(w))
+    assert parse_spec("hyperprior:effort1") == ("hyperprior", 1, None)
