@@ -29,6 +29,9 @@ __all__ = ["decode", "decode_array", "decode_many", "encode", "encode_array", "e
 # What a payload can raise when its bytes passed the CRC but do not parse: the file's fault, reported as a
 # FormatError. Anything else (a bug, out of memory) is not the file's fault and propagates as it is.
 _PAYLOAD_ERRORS = (ValueError, IndexError, OverflowError, EOFError)
+WINDOW = 1024  # pixels per side of a synthesis window (large or tiled images)
+HALO = 64  # pixels of context beyond a window or tile edge, more than the transforms reach: the analysis of a
+#            tile sees its neighbours' pixels that far, the synthesis of a window their latents
 
 
 def _resolve(codec: str | None, weights: str | Path | None) -> CodecInfo:
@@ -112,20 +115,29 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
     prepared = [_prepare(im, tile) for im in images]
     model = info.load(device, weights)
     stride = model.stride
-    parts, keys = [], []  # (image index, tile), padded tile size: tiles are cut when their batch runs
+    parts, keys = [], []  # (image index, window), (padded window size, crop): windows are cut when they run
     for i, p in enumerate(prepared):
         h, w = p.x.shape[-2:]
-        for top, left, th, tw in tiles(w, h, p.tile):
-            parts.append((i, top, left, th, tw))
-            keys.append((th + (-th % stride), tw + (-tw % stride)))
+        parts_of = tiles(w, h, p.tile)
+        for top, left, th, tw in parts_of:
+            # a tile of a tiled image is analysed with a margin of its neighbours' pixels (SEAMLESS)
+            m = HALO if len(parts_of) > 1 else 0
+            t0, l0, t1, l1 = max(0, top - m), max(0, left - m), min(h, top + th + m), min(w, left + tw + m)
+            parts.append((i, t0, l0, t1, l1))
+            crop = (top - t0, left - l0, th + (-th % stride), tw + (-tw % stride))
+            keys.append((t1 - t0 + (-(t1 - t0) % stride), l1 - l0 + (-(l1 - l0) % stride), crop))
 
     def cut(j: int) -> torch.Tensor:
-        i, top, left, th, tw = parts[j]
-        return pad_to(prepared[i].x[:, :, top:top + th, left:left + tw], stride)
+        i, t0, l0, t1, l1 = parts[j]
+        return pad_to(prepared[i].x[:, :, t0:t1, l0:l1], stride)
 
     coded: list[Coded | None] = [None] * len(parts)
     for group in _batches(keys, batch_size):
-        for j, result in zip(group, model.compress_batch(torch.cat([cut(j) for j in group]), q16, effort)):
+        crop = keys[group[0]][2]
+        x = torch.cat([cut(j) for j in group])
+        results = model.compress_batch(x, q16, effort, crop if crop[:2] != (0, 0) or crop[2:] != x.shape[-2:]
+                                       else None)
+        for j, result in zip(group, results):
             coded[j] = result
     whash = info.hash_of(weights)
     out = []
@@ -140,7 +152,9 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
             streams.append(p.alpha)
             digests.append(zlib.crc32(p.alpha))
         h, w = p.x.shape[-2:]
-        out.append(payload.seal(Container(info.codec_id, whash, q16, w, h, p.mode, p.tile), streams, digests))
+        flags = container.SEAMLESS if len(tiles(w, h, p.tile)) > 1 else 0
+        out.append(payload.seal(Container(info.codec_id, whash, q16, w, h, p.mode, p.tile, flags=flags), streams,
+                                digests))
     return out
 
 
@@ -188,6 +202,9 @@ def decode_many(datas: list[bytes], device: str = "cpu", batch_size: int = 1,
     parts, keys = [], []  # (file, tile index), (codec, quality, padded size)
     for i, f in enumerate(files):
         codec = f.info.load(device, weights)
+        if (len(f.tiles) == 1 and max(f.c.width, f.c.height) > WINDOW) or f.c.flags & container.SEAMLESS:
+            _decode_in_windows(codec, f, rgbs[i])
+            continue
         for k, (_, _, th, tw) in enumerate(f.tiles):
             parts.append((i, k))
             keys.append((f.info.name, f.c.quality16, th + (-th % codec.stride), tw + (-tw % codec.stride)))
@@ -209,6 +226,41 @@ def decode_many(datas: list[bytes], device: str = "cpu", batch_size: int = 1,
             top, left, th, tw = files[i].tiles[k]
             rgbs[i][top:top + th, left:left + tw] = to_uint8(x_hat[b:b + 1, :, :th, :tw])
     return [join_image(rgb, f.c.mode, f.alpha) for rgb, f in zip(rgbs, files)]
+
+
+def _decode_in_windows(codec, f: _Parsed, rgb: np.ndarray) -> None:
+    """Decode a large or tiled image: parse every tile's latents into one latent grid, then synthesize it in
+    overlapping windows. Memory stays that of one window whatever the image size (a 1536x1536 or 5000x300 image
+    no longer needs the memory of its whole synthesis at once), and tiles leave no seam: each pixel is
+    synthesized from the latents around it, whichever tile they came from. Only for tiles analysed with their
+    neighbours in view (``SEAMLESS`` files): latents made without them carry edge corrections of their own,
+    which joined synthesis would sum, so older tiled files decode tile by tile."""
+    stride, n, q16 = codec.stride, f.info.streams, f.c.quality16
+    grid, scale = None, 0
+    for k, (top, left, th, tw) in enumerate(f.tiles):
+        ph, pw = th + (-th % stride), tw + (-tw % stride)
+        items = [Coded(f.c.streams[n * k:n * k + n], f.digests[n * k:n * k + n])]
+        try:
+            y = codec.decode_latents(items, ph, pw, q16)
+        except _PAYLOAD_ERRORS as e:
+            raise FormatError(f"corrupted .aec payload: {e}") from None
+        if grid is None:
+            scale = ph // y.shape[-2]  # pixels per latent
+            last_top, last_left, lh, lw = f.tiles[-1]
+            grid = y.new_zeros(1, y.shape[1], (last_top + lh + (-lh % stride)) // scale,
+                               (last_left + lw + (-lw % stride)) // scale)
+        grid[:, :, top // scale:top // scale + y.shape[-2], left // scale:left // scale + y.shape[-1]] = y
+    win, halo = WINDOW // scale, HALO // scale
+    gh, gw = grid.shape[-2:]
+    for wt in range(0, gh, win):
+        for wl in range(0, gw, win):
+            t0, l0 = max(0, wt - halo), max(0, wl - halo)
+            x = codec.synthesize(grid[:, :, t0:min(gh, wt + win + halo), l0:min(gw, wl + win + halo)], q16)
+            top, left = wt * scale, wl * scale
+            h, w = min(WINDOW, f.c.height - top), min(WINDOW, f.c.width - left)
+            if h > 0 and w > 0:
+                dt, dl = top - t0 * scale, left - l0 * scale
+                rgb[top:top + h, left:left + w] = to_uint8(x[:, :, dt:dt + h, dl:dl + w])
 
 
 def encode_array(array, bound: float, codec: str | None = None, weights: str | Path | None = None) -> bytes:

@@ -1,6 +1,7 @@
 """Peak memory of encoding and decoding a large photo (tiled), each in a fresh process.
 
     python bench/memory.py --megapixels 12 [--quality 6]
+    python bench/memory.py --size 1536x1536      (any width x height: squares, strips)
 The test image is a mosaic of the Kodak images (or of tests/data/sample.png when Kodak is absent), so it has
 photo statistics at any size.
 """
@@ -23,22 +24,30 @@ def photo_args(description: str, megapixels: float) -> tuple[argparse.Namespace,
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--megapixels", type=float, default=megapixels)
     p.add_argument("--quality", type=float, default=6)
+    p.add_argument("--size", help="WIDTHxHEIGHT instead of a 4:3 image of --megapixels")
+    p.add_argument("--out", help="also write the JSON report here")
     a = p.parse_args()
+    if a.size:
+        width, height = map(int, a.size.lower().split("x"))
+        return a, width, height
     width = int((a.megapixels * 1e6 * 4 / 3) ** 0.5)
     return a, width, int(a.megapixels * 1e6 / width)
 
 
-def mosaic(width: int, height: int) -> Image.Image:
+def mosaic(width: int, height: int, offset: tuple[int, int] = (0, 0)) -> Image.Image:
+    """Kodak photos (768x512) side by side; ``offset`` (x, y) shifts the grid, so that the photos' own edges
+    can be kept away from the codec's tile edges."""
     tiles = sorted(KODAK.glob("*.png")) or [ROOT / "tests" / "data" / "sample.png"]
-    out = np.zeros((height, width, 3), np.uint8)
+    ox, oy = offset
+    big = np.zeros((height + 512, width + 768, 3), np.uint8)
     i = 0
-    for top in range(0, height, 512):
-        for left in range(0, width, 768):
+    for top in range(0, height + 512, 512):
+        for left in range(0, width + 768, 768):
             t = np.asarray(Image.open(tiles[i % len(tiles)]).convert("RGB").resize((768, 512)))
-            h, w = min(512, height - top), min(768, width - left)
-            out[top:top + h, left:left + w] = t[:h, :w]
+            h, w = min(512, big.shape[0] - top), min(768, big.shape[1] - left)
+            big[top:top + h, left:left + w] = t[:h, :w]
             i += 1
-    return Image.fromarray(out)
+    return Image.fromarray(big[oy:oy + height, ox:ox + width].copy())
 
 
 STEP = """

@@ -1,7 +1,10 @@
 """Per-stage time of decode and encode through the public API: where a codec's seconds go.
 
     python bench/stage_profile.py [--codec NAME] [--image PATH] [--threads 2] [--repeats 5]
-                            [--out bench/results/profile.json]
+                                  [--out bench/results/profile.json]
+
+Profiles the fast CPU path (``aecodec.codecs.inference``) and, in the same process, the native-kernel fallback
+(``fallback`` in the JSON), so the two are compared on one machine state.
 
 Wraps the stages of one loaded codec (the same object ``aecodec.encode``/``decode`` use) with timers, then runs
 the public API ``repeats`` times after a warm-up. Stages, inclusive of what they call:
@@ -28,6 +31,7 @@ import torch
 from PIL import Image
 
 import aecodec
+from aecodec.codecs import inference
 
 KODIM = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "kodak" / "kodim05.png"
 
@@ -58,7 +62,8 @@ class Timers:
 
 
 def instrument(codec, timers: Timers) -> None:
-    """Wrap the stages of a loaded hyperprior-family codec in place."""
+    """Wrap the stages of a loaded hyperprior-family codec in place. The fast path's transforms are not
+    modules, so they are timed through the codec's own attributes."""
     for method in ("parse_hyper", "parse_latent", "code_hyper", "code_latent"):
         setattr(codec, method, timers.wrap(method, getattr(codec, method)))
     if hasattr(codec, "_second_pass"):
@@ -66,6 +71,11 @@ def instrument(codec, timers: Timers) -> None:
     timers.hook("analysis", codec.model.g_a)
     timers.hook("hyper_analysis", codec.model.h_a)
     timers.hook("synthesis", codec.model.g_s)
+    codec._fast_g_a = inference.FastSequential(codec.model.g_a)
+    codec._fast_g_s = inference.FastSequential(codec.model.g_s)
+    for name, attr in (("analysis", "_fast_g_a"), ("synthesis", "_fast_g_s")):
+        fast = getattr(codec, attr)
+        fast.__class__ = type("Timed", (type(fast),), {"__call__": timers.wrap(name, type(fast).__call__)})
     if getattr(codec, "post_filter", None) is not None:
         timers.hook("post_filter", codec.post_filter)
 
@@ -107,18 +117,21 @@ def main() -> None:
     instrument(codec, timers)
     im = Image.open(a.image).convert("RGB")
     data = aecodec.encode(im, codec=info.name)
-    result = {
-        "codec": info.name, "image": a.image.name, "size": [im.width, im.height], "threads": a.threads,
-        "repeats": a.repeats, "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
-        "decode": profile(lambda: aecodec.decode(data), timers,
-                          ["parse_hyper", "parse_latent", "context", "synthesis", "post_filter"], a.repeats),
-        "encode": profile(lambda: aecodec.encode(im, codec=info.name), timers,
-                          ["analysis", "hyper_analysis", "code_hyper", "code_latent", "context"], a.repeats),
-    }
-    for what in ("decode", "encode"):
-        r = result[what]
-        parts = ", ".join(f"{s} {v['s']:.3f}" for s, v in r["stages"].items())
-        print(f"{info.name} {what} {r['total_s']:.3f} s at {a.threads} threads: {parts}")
+    result = {"codec": info.name, "image": a.image.name, "size": [im.width, im.height], "threads": a.threads,
+              "repeats": a.repeats, "torch": torch.__version__,
+              "machine": platform.processor() or platform.machine()}
+    for path in ("fast", "fallback"):
+        if path == "fallback":  # what runs where oneDNN is missing: native kernels for the transforms
+            inference.available = lambda device: False
+        result[path] = {
+            "decode": profile(lambda: aecodec.decode(data), timers,
+                              ["parse_hyper", "parse_latent", "context", "synthesis", "post_filter"], a.repeats),
+            "encode": profile(lambda: aecodec.encode(im, codec=info.name), timers,
+                              ["analysis", "hyper_analysis", "code_hyper", "code_latent", "context"], a.repeats)}
+        for what in ("decode", "encode"):
+            r = result[path][what]
+            parts = ", ".join(f"{s} {v['s']:.3f}" for s, v in r["stages"].items())
+            print(f"{info.name} {path} {what} {r['total_s']:.3f} s at {a.threads} threads: {parts}")
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -1,3 +1,5 @@
+import zlib
+
 import pytest
 
 from aecodec.format.container import Container, pack, unpack
@@ -48,6 +50,24 @@ def test_size_bounds():
 
 def test_unknown_flags_are_refused():
     c = unpack(make())
-    c.flags = 1
+    c.flags = 2
     with pytest.raises(FormatError, match="flags"):
         unpack(pack(c))
+
+
+def test_a_file_without_flags_stays_version_1_and_seamless_tiles_make_version_2():
+    import struct
+
+    from aecodec.format.container import SEAMLESS
+
+    plain = make()
+    assert plain[4] == 1 and unpack(plain).flags == 0
+    c = unpack(plain)
+    c.flags = SEAMLESS
+    data = pack(c)
+    assert data[4] == 2 and unpack(data).flags == SEAMLESS
+    v1 = bytearray(data)
+    v1[4] = 1  # the flag did not exist in version 1: refused, not mis-decoded
+    v1[-4:] = struct.pack(">I", zlib.crc32(bytes(v1[:-4])))
+    with pytest.raises(FormatError, match="flags"):
+        unpack(bytes(v1))

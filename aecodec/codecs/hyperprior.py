@@ -44,6 +44,15 @@ def thread_invariant() -> Iterator[None]:
         torch.backends.mkldnn.enabled = before
 
 
+def crop_latent(x: Tensor, y: Tensor, crop: tuple[int, int, int, int]) -> tuple[Tensor, Tensor]:
+    """(images, their latents) -> both cut to ``crop`` = (top, left, height, width) in pixels."""
+    t, l, h, w = crop
+    s = x.shape[-1] // y.shape[-1]  # pixels per latent
+    if t % s or l % s or h % s or w % s:
+        raise ValueError(f"crop {crop} is not on the latent grid ({s} pixels)")
+    return x[..., t:t + h, l:l + w], y[..., t // s:(t + h) // s, l // s:(l + w) // s].contiguous()
+
+
 class Side(NamedTuple):
     """What the hyper-latent tells the decoder about the latent, all integers: z symbols, ungained (mean, scale)
     [1, 2M, h, w] and, gained for the quality, the scale table indexes and means (FRAC_A fixed point)."""
@@ -149,13 +158,14 @@ class HyperpriorCodec:
         return self.compress_batch(x, q16, effort)[0]
 
     @torch.no_grad()
-    def compress_batch(self, x: Tensor, q16: int, effort: int = 0) -> list[Coded]:
+    def compress_batch(self, x: Tensor, q16: int, effort: int = 0,
+                       crop: tuple[int, int, int, int] | None = None) -> list[Coded]:
         """``compress`` for a batch [B, 3, H, W] of same-size images: one pass of the analysis transforms
         (the GPU's throughput), then each image's own streams. Refinement runs per image, so a file never
-        depends on its batch."""
+        depends on its batch. ``crop``: see ``aecodec.contract.ImageCodec``."""
         if effort not in EFFORT_ITERATIONS:
             raise ValueError(f"effort must be one of {sorted(EFFORT_ITERATIONS)}, not {effort}")
-        x, y, z, g = self.analyze(x, q16)
+        x, y, z, g = self.analyze(x, q16, crop)
         if effort:
             ihg = self._int_gain(self.inv_hyper_gain_fixed, q16)[None, :, None, None] / (1 << FRAC_A)
             gains = [t.float().to(self.device) for t in (g, self.inverse_gain(q16), ihg)]
@@ -206,6 +216,11 @@ class HyperpriorCodec:
     def decompress_batch(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
         """``decompress`` for several same-size images (streams, digests): each is parsed on its own (the
         integer path), then one synthesis pass makes all the pixels, [B, 3, height, width]."""
+        return self.synthesize(self.decode_latents(items, height, width, q16), q16)
+
+    def decode_latents(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
+        """The parsing half of ``decompress_batch``: the decoded (gained) latents [B, M, h, w], float64, which
+        ``synthesize`` turns into pixels; the API synthesizes large images in windows of them."""
         y_hats = []
         for streams, digests in items:
             side = self.parse_hyper(streams[0], digests[0], height, width, q16)
@@ -213,12 +228,15 @@ class HyperpriorCodec:
             if self.digest(symbols) != digests[1]:
                 raise FormatError("corrupted .aec payload: latent symbols fail their check")
             y_hats.append(self.dequantize(symbols, mu_g))
-        return self.synthesize(torch.cat(y_hats), q16)
+        return torch.cat(y_hats)
 
     # -- the one hyper path, shared with the codecs built on these transforms (checkerboard, vq) ------------
-    def analyze(self, x: Tensor, q16: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def analyze(self, x: Tensor, q16: int, crop: tuple[int, int, int, int] | None = None
+                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Images [B, 3, H, W] -> (x on the device, latent y, gained hyper-latent z, the latent's integer gain
-        as float64 [1, M, 1, 1]): the analysis every encoder on these transforms starts from."""
+        as float64 [1, M, 1, 1]): the analysis every encoder on these transforms starts from. With ``crop``
+        (top, left, height, width: pixels, multiples of 16) the analysis sees all of x, and x and y are then
+        cut to the crop: a tile's latents computed with its neighbours' pixels in view."""
         x = x.to(self.device)
         m = self.model
         if inference.available(self.device) and m.aux_a is None and inference.supported(m.g_a):
@@ -226,6 +244,8 @@ class HyperpriorCodec:
             y = self._fast_g_a(x)  # the same latents at any thread count, and faster
         else:
             y = m.analysis(x).float()
+        if crop is not None:
+            x, y = crop_latent(x, y, crop)
         return x, y, self.hyper_latent(y, q16), self.latent_gain(q16)
 
     def hyper_latent(self, y: Tensor, q16: int) -> Tensor:
@@ -255,6 +275,7 @@ class HyperpriorCodec:
             raise FormatError("corrupted .aec payload: hyper-latent symbols fail their check")
         return self.side(z_hat, q16)
 
+    @torch.no_grad()
     def synthesize(self, y_hat_g: Tensor, q16: int) -> Tensor:
         """Gained decoded latents [B, M, h, w] (float64) -> pixels [B, 3, H, W] in [0, 1], thread-invariant."""
         m = self.model

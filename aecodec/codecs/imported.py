@@ -33,8 +33,8 @@ from ..coding.tables import CdfTable, table_from_tensors, table_tensors
 from ..contract import Coded
 from ..errors import FormatError, ModelMismatchError
 from ..registry import COMPRESSAI_ARCHS
-from . import weights
-from .hyperprior import HyperpriorCodec, thread_invariant
+from . import inference, weights
+from .hyperprior import HyperpriorCodec, crop_latent, thread_invariant
 
 # architecture -> CompressAI's class (the registry maps each to its aecodec codec)
 CLASSES = {"bmshj2018-factorized": "FactorizedPrior", "bmshj2018-hyperprior": "ScaleHyperprior",
@@ -150,6 +150,9 @@ class ImportedCodec:
         if transforms or unexpected:
             raise ModelMismatchError(f"{Path(path).name} does not fit {self.arch}: {transforms or unexpected}")
         self.model.eval().to(self.device)
+        fast = inference.available(self.device)  # same pixels at any thread count, faster (codecs.inference)
+        self._fast_g_a = inference.FastSequential(self.model.g_a) if fast else None
+        self._fast_g_s = inference.FastSequential(self.model.g_s) if fast else None
         self.medians = tensors["fixed.medians"].long()  # [C], FRAC_A fixed point
         self.bottleneck_coder = RansCoder(table_from_tensors("table.bottleneck", tensors))  # z, or y (factorized)
         self.factorized = self.arch == "bmshj2018-factorized"
@@ -184,11 +187,15 @@ class ImportedCodec:
         return idx, means
 
     @torch.no_grad()
-    def compress_batch(self, x: Tensor, q16: int, effort: int = 0) -> list[Coded]:
+    def compress_batch(self, x: Tensor, q16: int, effort: int = 0,
+                       crop: tuple[int, int, int, int] | None = None) -> list[Coded]:
         if effort:
             raise ValueError("imported CompressAI models take no encoder effort")
         m = self.model
-        y = m.g_a(x.to(self.device))
+        x = x.to(self.device)
+        y = self._fast_g_a(x) if self._fast_g_a is not None else m.g_a(x)
+        if crop is not None:
+            x, y = crop_latent(x, y, crop)
         z = None if self.factorized else m.h_a(y.abs() if self.arch == "bmshj2018-hyperprior" else y)
         out = []
         for b in range(x.shape[0]):
@@ -224,7 +231,16 @@ class ImportedCodec:
 
     @torch.no_grad()
     def decompress_batch(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
-        y_hat = torch.cat([self._parse(item, height, width) for item in items]).float().to(self.device)
+        return self.synthesize(self.decode_latents(items, height, width, q16), q16)
+
+    def decode_latents(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
+        return torch.cat([self._parse(item, height, width) for item in items])
+
+    @torch.no_grad()
+    def synthesize(self, y_hat: Tensor, q16: int) -> Tensor:
+        y_hat = y_hat.float().to(self.device)
+        if self._fast_g_s is not None:
+            return self._fast_g_s(y_hat).clamp_(0, 1)
         with thread_invariant():
             return self.model.g_s(y_hat).clamp_(0, 1)
 

@@ -118,12 +118,13 @@ class VQCodec:
         return self.decompress_batch([Coded(streams, digests)], height, width, q16)
 
     @torch.no_grad()
-    def compress_batch(self, x: Tensor, q16: int, effort: int = 0) -> list[Coded]:
+    def compress_batch(self, x: Tensor, q16: int, effort: int = 0,
+                       crop: tuple[int, int, int, int] | None = None) -> list[Coded]:
         if effort:
             raise ValueError("vqvae has no encoder effort levels (use effort 0)")
         q, hq16 = self._level(q16)
         hp = self.hp
-        x, y, z, g = hp.analyze(x, hq16)
+        x, y, z, g = hp.analyze(x, hq16, crop)
         results = []
         for b in range(x.shape[0]):
             z_stream, side = hp.code_hyper(z[b:b + 1], hq16)
@@ -135,6 +136,14 @@ class VQCodec:
 
     @torch.no_grad()
     def decompress_batch(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
+        return self.synthesize(self.decode_latents(items, height, width, q16), q16)
+
+    def synthesize(self, y_hat_g: Tensor, q16: int) -> Tensor:
+        """Decoded gained latents -> pixels, through the base's synthesis at this level's hyperprior quality."""
+        return self.hp.synthesize(y_hat_g, self._level(q16)[1])
+
+    def decode_latents(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
+        """The decoded (gained) latents [B, M, h, w], float64: codebook vectors plus the hyperprior's means."""
         q, hq16 = self._level(q16)
         y_hats = []
         for streams, digests in items:
@@ -148,7 +157,7 @@ class VQCodec:
                 sel = cls == c
                 vecs[sel] = self.books[(q, c)][codes[sel]]
             y_hats.append((unpair(vecs, idx.shape) + mu_g).to(torch.float64) / (1 << FRAC_A))
-        return self.hp.synthesize(torch.cat(y_hats), hq16)
+        return torch.cat(y_hats)
 
 
 def export(path: Path, base_hash: str, levels: list[int], books: dict, freqs: dict,

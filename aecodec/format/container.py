@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from ..errors import FormatError
 
 MAGIC = b"\x89AEC"
-VERSION = 1
+VERSION = 2  # the newest version written; a file without flags is written as version 1 (any reader takes it)
+SEAMLESS = 0x01  # flag (version 2): tiles were analysed with their neighbours' pixels in view: decode them jointly
 MODES = ("RGB", "L", "RGBA", "LA", "F")  # index = mode byte; "F": a float array (array codecs)
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 1 << 28
@@ -42,7 +43,7 @@ class Container:
 def pack(c: Container) -> bytes:
     if not (1 <= c.width <= MAX_SIDE and 1 <= c.height <= MAX_SIDE):
         raise FormatError(f"image size {c.width}x{c.height} outside 1..{MAX_SIDE}")
-    head = _HEADER.pack(MAGIC, VERSION, c.codec_id, c.weights_hash, c.quality16, c.width, c.height,
+    head = _HEADER.pack(MAGIC, 2 if c.flags else 1, c.codec_id, c.weights_hash, c.quality16, c.width, c.height,
                         MODES.index(c.mode), c.flags, c.tile, len(c.streams))
     body = b"".join(_LEN.pack(len(s)) + s for s in c.streams)
     data = head + body
@@ -56,8 +57,8 @@ def unpack(data: bytes) -> Container:
     if len(data) < _HEADER.size + _CRC.size:
         raise FormatError(f"truncated .aec file ({len(data)} bytes)")
     magic, version, codec_id, whash, q16, w, h, mode, flags, tile, n = _HEADER.unpack_from(data)
-    if version != VERSION:
-        raise FormatError(f"unsupported .aec format version {version} (this aecodec reads version {VERSION})")
+    if version not in (1, 2):
+        raise FormatError(f"unsupported .aec format version {version} (this aecodec reads versions 1 and 2)")
     (crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
     if zlib.crc32(data[: -_CRC.size]) != crc:
         raise FormatError("corrupted .aec file (CRC mismatch) or truncated")
@@ -65,8 +66,9 @@ def unpack(data: bytes) -> Container:
         raise FormatError(f"invalid image size {w}x{h}")
     if mode >= len(MODES):
         raise FormatError(f"invalid colour mode byte {mode}")
-    if flags != 0:
-        raise FormatError(f"unsupported feature flags {flags:#04x} (written by a newer aecodec?)")
+    if flags & ~(SEAMLESS if version == 2 else 0):
+        raise FormatError(f"unsupported feature flags {flags:#04x} in a version {version} file (written by a newer "
+                          "aecodec?)")
     if tile % 64 or n > MAX_STREAMS:
         raise FormatError("invalid tile size or stream count")
     pos, end, streams = _HEADER.size, len(data) - _CRC.size, []
