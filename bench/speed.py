@@ -4,11 +4,14 @@
 
 Times the public API (aecodec.encode / aecodec.decode) and CompressAI's MeanScaleHyperprior(N, M) with random
 weights (compress / decompress after update()), at 1 and 2 threads, and on CUDA when present. Reports median
-seconds, seconds per megapixel and the peak memory of one encode+decode process; the ratio column is aecodec / CompressAI (below 1 = aecodec faster).
+seconds, seconds per megapixel and the peak memory of one encode+decode process; the ratio column is aecodec /
+CompressAI (below 1 = aecodec faster); ``native_*`` are the same codec on PyTorch's native kernels (the fallback
+where oneDNN is missing, and every codec's path before the oneDNN forward path), timed in the same run.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -20,6 +23,7 @@ import torch
 from PIL import Image
 
 import aecodec
+from aecodec.codecs import inference
 from aecodec.image import pad_to, split_image
 
 KODIM = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "kodak" / "kodim05.png"
@@ -45,6 +49,17 @@ def peak_rss_mb(name: str, image: Path, device: str, threads: int) -> float:
     return float(out.strip().splitlines()[-1])
 
 
+@contextlib.contextmanager
+def native_kernels():
+    """Run the codecs' fallback: PyTorch's native kernels instead of aecodec.codecs.inference's oneDNN path."""
+    before = inference.available
+    inference.available = lambda device: False
+    try:
+        yield
+    finally:
+        inference.available = before
+
+
 def compressai_times(name: str, x: torch.Tensor, device: str, repeats: int) -> tuple[float, float]:
     from compressai.models import MeanScaleHyperprior
 
@@ -64,13 +79,15 @@ def main() -> None:
     p.add_argument("--image", type=Path, default=KODIM)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", type=Path)
+    p.add_argument("--codecs", help="comma list of registered image codecs [all with shipped weights]")
     a = p.parse_args()
     im = Image.open(a.image).convert("RGB")
     mp = im.width * im.height / 1e6
     x, _, _ = split_image(im)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
-    for c in (c for c in aecodec.list_codecs("image") if c.weights):
+    names = a.codecs.split(",") if a.codecs else [c.name for c in aecodec.list_codecs("image") if c.weights]
+    for c in map(aecodec.get_codec, names):
         for device in devices:
             for threads in ([1, 2] if device == "cpu" else [torch.get_num_threads()]):
                 torch.set_num_threads(threads)
@@ -78,15 +95,20 @@ def main() -> None:
                 enc = median_time(lambda: aecodec.encode(im, codec=c.name, device=device), a.repeats)
                 dec = median_time(lambda: aecodec.decode(data, device=device), a.repeats)
                 ref_enc, ref_dec = compressai_times(c.name, x, device, a.repeats)
+                with native_kernels():  # the path without oneDNN (and the codecs' only path before session 7)
+                    enc_native = median_time(lambda: aecodec.encode(im, codec=c.name, device=device), a.repeats)
+                    dec_native = median_time(lambda: aecodec.decode(data, device=device), a.repeats)
                 rows.append({"codec": c.name, "device": device, "threads": threads, "megapixels": mp,
                              "enc_s": enc, "dec_s": dec, "enc_s_per_mp": enc / mp, "dec_s_per_mp": dec / mp,
                              "compressai_enc_s": ref_enc, "compressai_dec_s": ref_dec,
                              "enc_ratio": enc / ref_enc, "dec_ratio": dec / ref_dec,
+                             "native_enc_s": enc_native, "native_dec_s": dec_native,
                              "peak_rss_mb": peak_rss_mb(c.name, a.image, device, threads)})
                 r = rows[-1]
-                print(f"{c.name:<12}{device:<5}{threads:>2} thr  enc {enc:.3f}s ({r['enc_s_per_mp']:.2f} s/MP, "
+                print(f"{c.name:<18}{device:<5}{threads:>2} thr  enc {enc:.3f}s ({r['enc_s_per_mp']:.2f} s/MP, "
                       f"x{r['enc_ratio']:.2f} CompressAI)  dec {dec:.3f}s ({r['dec_s_per_mp']:.2f} s/MP, "
-                      f"x{r['dec_ratio']:.2f} CompressAI)  peak {r['peak_rss_mb']:.0f} MB", flush=True)
+                      f"x{r['dec_ratio']:.2f} CompressAI)  native enc {enc_native:.3f}s dec {dec_native:.3f}s  "
+                      f"peak {r['peak_rss_mb']:.0f} MB", flush=True)
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps({"image": a.image.name, "rows": rows}, indent=1) + "\n")
