@@ -63,7 +63,7 @@ def native_kernels():
 def compressai_times(name: str, x: torch.Tensor, device: str, repeats: int) -> tuple[float, float]:
     from compressai.models import MeanScaleHyperprior
 
-    cfg = aecodec.load(name).config
+    cfg = aecodec.load(name).model.config
     net = MeanScaleHyperprior(cfg.N, cfg.M).eval().to(device)
     net.update(force=True)
     xp = pad_to(x, 64).to(device)
