@@ -469,6 +469,10 @@ def list_(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=1))
         return
     for r in rows:
+        info = aecodec.get_codec(r["name"])
+        if not info.weights:
+            click.echo(f"{r['name']} (id {r['id']}): {r['description']}; no shipped weights: use --weights FILE")
+            continue
         if r["kind"] == "array":
             click.echo(f"{r['name']} (id {r['id']}): {r['description']}; quality = --error-bound per file")
             continue

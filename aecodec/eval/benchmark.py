@@ -188,7 +188,7 @@ def style_of(codec: str) -> tuple[str, str]:
     by a stable hash of its name otherwise (e.g. ``NAME:effort1``, ``weights:FILE``)."""
     from ..registry import list_codecs
 
-    known = list(BASELINES) + [c.name for c in list_codecs("image")]
+    known = list(BASELINES) + [c.name for c in list_codecs("image") if c.weights]
     i = known.index(codec) if codec in known else len(known) + sum(map(ord, codec))
     return _PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)]
 
