@@ -147,8 +147,13 @@ def test_command_line_import_encode_info_decode(models, tmp_path, sample_path):
     assert r.exit_code == 5 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
 
 
-def test_benchmark_spec_names_a_weights_file(models, tmp_path):
+def test_benchmark_measures_a_weights_file(models, tmp_path, sample_path):
+    from aecodec.eval.benchmark import _measure, cache_key
+
     _, ckpt = models["bmshj2018-factorized"]
     w = import_compressai(ckpt, "bmshj2018-factorized", tmp_path / "f.safetensors")
     assert parse_spec(f"weights:{w}") == ("compressai-factorized", 0, str(w))
     assert parse_spec("hyperprior:effort1") == ("hyperprior", 1, None)
+    point = _measure((f"weights:{w}", 1, str(sample_path)))
+    assert point.codec == f"weights:{w}" and point.bytes > 64 and point.psnr > 5
+    assert cache_key(f"weights:{w}").startswith("weights-") and "/" not in cache_key(f"weights:{w}")

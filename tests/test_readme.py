@@ -40,16 +40,14 @@ def run_block(name: str, cwd: Path) -> None:
 
 
 def test_readme_marks_the_documented_sections():
-    assert {"cli", "api", "bench", "train", "arrays", "toolkit", "compressai"} <= set(blocks())
+    assert {"cli", "api", "bench", "train", "arrays", "toolkit"} <= set(blocks())
 
 
-@pytest.mark.parametrize("name", ["cli", "api", "train", "arrays", "toolkit", "compressai"])
+@pytest.mark.parametrize("name", ["cli", "api", "train", "arrays", "toolkit"])
 def test_readme_block_runs(name, workdir):
     run_block(name, workdir)
     if name == "cli":
         assert (workdir / "png" / "a.png").exists() and (workdir / "piped.png").stat().st_size > 0
-    if name == "compressai":
-        assert (workdir / "mbt.png").exists() and (workdir / "results" / "mbt" / "results.json").exists()
 
 
 @pytest.mark.skipif(not KODAK.exists(), reason="needs ../shared/datasets/kodak")
