@@ -113,6 +113,21 @@ def analyse(model: Hyperprior, crops: Tensor, device: torch.device) -> Tensor:
     return torch.cat(ys)
 
 
+def cached(path: Path, key: dict, compute) -> dict:
+    """The dict saved at ``path`` when it was made for ``key``, else ``compute()``'s, saved there with the key
+    (through a temporary file): data a run derives once from frozen weights, recomputed when its inputs change."""
+    if path.exists():
+        found = torch.load(path, weights_only=False)
+        if found["key"] == key:
+            return found
+    t0 = time.time()
+    found = {"key": key, **compute()}
+    print(f"{path.name}: computed in {time.time() - t0:.0f} s", flush=True)
+    torch.save(found, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
+    return found
+
+
 def frozen_latents(o: TrainOptions, out: Path, device: torch.device,
                    crops: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """(training, validation) latents of the image crops under the frozen shipped hyperprior, computed once
@@ -120,19 +135,14 @@ def frozen_latents(o: TrainOptions, out: Path, device: torch.device,
     base = get_codec("hyperprior")
     key = {"data": o.data, "crop": max(o.patch, o.crop), "crops_per_image": o.crops_per_image, "seed": o.seed,
            "base_sha256": file_hash(base.weights_path).hex()}
-    path = out / "latents.pt"
-    if path.exists():
-        cached = torch.load(path, weights_only=False)
-        if cached["key"] == key:
-            return cached["train"], cached["val"]
-    train, val = crops or image_crops(o)
-    t0 = time.time()
-    model = base.load(o.device).model
-    cached = {"key": key, "train": analyse(model, train, device), "val": analyse(model, val, device)}
-    print(f"latents of {len(train)} + {len(val)} crops in {time.time() - t0:.0f} s", flush=True)
-    torch.save(cached, path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").replace(path)
-    return cached["train"], cached["val"]
+
+    def compute() -> dict:
+        train, val = crops or image_crops(o)
+        model = base.load(o.device).model
+        return {"train": analyse(model, train, device), "val": analyse(model, val, device)}
+
+    latents = cached(out / "latents.pt", key, compute)
+    return latents["train"], latents["val"]
 
 
 class Task(ABC):
@@ -546,20 +556,16 @@ class PostFilterTask(Task):
         self.train_x, self.val_x = crops
         key = {"data": self.o.data, "crop": self.o.crop, "crops_per_image": self.o.crops_per_image,
                "seed": self.o.seed, "base_sha256": file_hash(get_codec(self.base_name).weights_path).hex()}
-        path = out / "decoded.pt"
-        cached = torch.load(path, weights_only=False) if path.exists() else None
-        if cached is None or cached["key"] != key:
-            t0 = time.time()
+
+        def compute() -> dict:
             levels = torch.randint(self.codec.levels, (len(train_y),), generator=torch.Generator().manual_seed(1))
             train = torch.cat([self._decode(train_y[i:i + 1], lv) for i, lv in enumerate(levels.tolist())])
             val = torch.stack([torch.cat([self._decode(val_y[i:i + 1], lv) for i in range(len(val_y))])
                                for lv in range(self.codec.levels)])
-            cached = {"key": key, "levels": levels, "train": train, "val": val}
-            print(f"decoded {len(train)} + {val.shape[0]} x {val.shape[1]} crops in {time.time() - t0:.0f} s",
-                  flush=True)
-            torch.save(cached, path.with_suffix(".tmp"))
-            path.with_suffix(".tmp").replace(path)
-        self.levels, self.train, self.val = cached["levels"], cached["train"], cached["val"]
+            return {"levels": levels, "train": train, "val": val}
+
+        decoded = cached(out / "decoded.pt", key, compute)
+        self.levels, self.train, self.val = decoded["levels"], decoded["train"], decoded["val"]
 
     def data_description(self) -> str:
         o = self.o
