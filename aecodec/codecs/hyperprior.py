@@ -278,19 +278,27 @@ class HyperpriorCodec:
     @torch.no_grad()
     def synthesize(self, y_hat_g: Tensor, q16: int) -> Tensor:
         """Gained decoded latents [B, M, h, w] (float64) -> pixels [B, 3, H, W] in [0, 1], thread-invariant."""
-        m = self.model
-        y_hat = y_hat_g.float().to(self.device) * self.inverse_gain(q16)
-        fast = inference.available(self.device) and m.aux_s is None and inference.supported(m.g_s)
-        if fast:
-            self._fast_g_s = self._fast_g_s or inference.FastSequential(m.g_s)
-            x = self._fast_g_s(y_hat)
-        else:
-            with thread_invariant():
-                x = m.synthesis(y_hat)
+        x = self.synthesis(y_hat_g, q16)
         if self.post_filter is not None:
             level = torch.full((x.shape[0],), (q16 - QSTEPS) / QSTEPS, device=x.device)
-            x = self.post_filter(x, level, inference.conv2d if fast else F.conv2d)
+            x = self.post_filter(x, level, inference.conv2d if self._fast_synthesis() else F.conv2d)
         return x.clamp_(0, 1)
+
+    @torch.no_grad()
+    def synthesis(self, y_hat_g: Tensor, q16: int) -> Tensor:
+        """The synthesis transform's output for gained decoded latents, before any post-filter and clamping:
+        what the decoder filters, and so what a post-filter trains on."""
+        m = self.model
+        y_hat = y_hat_g.float().to(self.device) * self.inverse_gain(q16)
+        if self._fast_synthesis():
+            self._fast_g_s = self._fast_g_s or inference.FastSequential(m.g_s)
+            return self._fast_g_s(y_hat)
+        with thread_invariant():
+            return m.synthesis(y_hat)
+
+    def _fast_synthesis(self) -> bool:
+        m = self.model
+        return inference.available(self.device) and m.aux_s is None and inference.supported(m.g_s)
 
 
 def export(state: dict[str, Tensor], config: HyperpriorConfig, path: Path, provenance: dict | None = None,

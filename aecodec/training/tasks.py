@@ -546,9 +546,7 @@ class PostFilterTask(Task):
         y = y.float().to(self.device)
         side = c.side_of(c.hyper_latent(y, q16), q16)
         symbols, mu_g = c.quantize(y.cpu().to(torch.float64) * c.latent_gain(q16), side, q16)
-        y_hat = c.dequantize(symbols, mu_g).float().to(self.device) * c.inverse_gain(q16)
-        with hyperprior.thread_invariant():
-            return c.model.synthesis(y_hat).half().cpu()
+        return c.synthesis(c.dequantize(symbols, mu_g), q16).half().cpu()
 
     def prepare(self, out: Path) -> None:
         crops = image_crops(self.o)
