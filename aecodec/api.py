@@ -172,6 +172,11 @@ class _Parsed:
     digests: tuple[int, ...]
     alpha: bytes | None
 
+    def coded(self, k: int) -> Coded:
+        """Tile ``k``'s streams and digests."""
+        n = self.info.streams
+        return Coded(self.c.streams[n * k:n * k + n], self.digests[n * k:n * k + n])
+
 
 def _parse(data: bytes, weights: str | Path | None) -> _Parsed:
     """Every container check that needs no model: fields, tiling, stream count, header and alpha digests."""
@@ -211,12 +216,8 @@ def decode_many(datas: list[bytes], device: str = "cpu", batch_size: int = 1,
     for group in _batches(keys, batch_size):
         _, q16, ph, pw = keys[group[0]]
         info = files[parts[group[0]][0]].info
-        codec, n = info.load(device, weights), info.streams
-        items = []
-        for j in group:
-            i, k = parts[j]
-            f = files[i]
-            items.append(Coded(f.c.streams[n * k:n * k + n], f.digests[n * k:n * k + n]))
+        codec = info.load(device, weights)
+        items = [files[i].coded(k) for i, k in (parts[j] for j in group)]
         try:
             x_hat = codec.decompress_batch(items, ph, pw, q16)
         except _PAYLOAD_ERRORS as e:  # a stream that passed the CRC but does not parse: the file's fault
@@ -235,13 +236,12 @@ def _decode_in_windows(codec, f: _Parsed, rgb: np.ndarray) -> None:
     synthesized from the latents around it, whichever tile they came from. Only for tiles analysed with their
     neighbours in view (``SEAMLESS`` files): latents made without them carry edge corrections of their own,
     which joined synthesis would sum, so older tiled files decode tile by tile."""
-    stride, n, q16 = codec.stride, f.info.streams, f.c.quality16
+    stride, q16 = codec.stride, f.c.quality16
     grid, scale = None, 0
     for k, (top, left, th, tw) in enumerate(f.tiles):
         ph, pw = th + (-th % stride), tw + (-tw % stride)
-        items = [Coded(f.c.streams[n * k:n * k + n], f.digests[n * k:n * k + n])]
         try:
-            y = codec.decode_latents(items, ph, pw, q16)
+            y = codec.decode_latents([f.coded(k)], ph, pw, q16)
         except _PAYLOAD_ERRORS as e:
             raise FormatError(f"corrupted .aec payload: {e}") from None
         if grid is None:
