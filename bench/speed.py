@@ -7,6 +7,11 @@ weights (compress / decompress after update()), at 1 and 2 threads, and on CUDA 
 seconds, seconds per megapixel and the peak memory of one encode+decode process; the ratio column is aecodec /
 CompressAI (below 1 = aecodec faster); ``native_*`` are the same codec on PyTorch's native kernels (the fallback
 where oneDNN is missing, and every codec's path before the oneDNN forward path), timed in the same run.
+
+``synthesis_s`` and ``compressai_synthesis_s`` time the synthesis transform alone (the same layers and
+multiply-adds in both) on the image's latent shape; ``synthesis_dec_ratio`` = ``synthesis_s`` /
+``compressai_dec_s`` is the decode ratio aecodec would reach if every other stage cost nothing: a floor that
+faster parsing or post-processing cannot go below.
 """
 from __future__ import annotations
 
@@ -60,7 +65,8 @@ def native_kernels():
         inference.available = before
 
 
-def compressai_times(name: str, x: torch.Tensor, device: str, repeats: int) -> tuple[float, float]:
+def compressai_times(name: str, x: torch.Tensor, device: str, repeats: int) -> tuple[float, float, float]:
+    """CompressAI's MeanScaleHyperprior of the codec's N, M: (encode, decode, synthesis alone) seconds."""
     from compressai.models import MeanScaleHyperprior
 
     cfg = aecodec.load(name).model.config
@@ -71,7 +77,18 @@ def compressai_times(name: str, x: torch.Tensor, device: str, repeats: int) -> t
         out = net.compress(xp)
         enc = median_time(lambda: net.compress(xp), repeats)
         dec = median_time(lambda: net.decompress(out["strings"], out["shape"]), repeats)
-    return enc, dec
+        y = torch.round(net.g_a(xp))
+        syn = median_time(lambda: net.g_s(y), repeats)
+    return enc, dec, syn
+
+
+def synthesis_time(name: str, x: torch.Tensor, device: str, repeats: int) -> float:
+    """Seconds of the codec's own synthesis (the decoder's path) on the latents of ``x``."""
+    codec = aecodec.load(name, device)
+    q16 = 16 * aecodec.get_codec(name).default_quality
+    _, y, _, g = codec.analyze(pad_to(x, codec.stride), q16)
+    y_g = torch.round(y.cpu().to(torch.float64) * g)
+    return median_time(lambda: codec.synthesis(y_g, q16), repeats)
 
 
 def main() -> None:
@@ -94,7 +111,8 @@ def main() -> None:
                 data = aecodec.encode(im, codec=c.name, device=device)
                 enc = median_time(lambda: aecodec.encode(im, codec=c.name, device=device), a.repeats)
                 dec = median_time(lambda: aecodec.decode(data, device=device), a.repeats)
-                ref_enc, ref_dec = compressai_times(c.name, x, device, a.repeats)
+                ref_enc, ref_dec, ref_syn = compressai_times(c.name, x, device, a.repeats)
+                syn = synthesis_time(c.name, x, device, a.repeats)
                 with native_kernels():  # the path without oneDNN (and the codecs' only path before session 7)
                     enc_native = median_time(lambda: aecodec.encode(im, codec=c.name, device=device), a.repeats)
                     dec_native = median_time(lambda: aecodec.decode(data, device=device), a.repeats)
@@ -103,11 +121,14 @@ def main() -> None:
                              "compressai_enc_s": ref_enc, "compressai_dec_s": ref_dec,
                              "enc_ratio": enc / ref_enc, "dec_ratio": dec / ref_dec,
                              "native_enc_s": enc_native, "native_dec_s": dec_native,
+                             "synthesis_s": syn, "compressai_synthesis_s": ref_syn,
+                             "synthesis_dec_ratio": syn / ref_dec,
                              "peak_rss_mb": peak_rss_mb(c.name, a.image, device, threads)})
                 r = rows[-1]
                 print(f"{c.name:<18}{device:<5}{threads:>2} thr  enc {enc:.3f}s ({r['enc_s_per_mp']:.2f} s/MP, "
                       f"x{r['enc_ratio']:.2f} CompressAI)  dec {dec:.3f}s ({r['dec_s_per_mp']:.2f} s/MP, "
-                      f"x{r['dec_ratio']:.2f} CompressAI)  native enc {enc_native:.3f}s dec {dec_native:.3f}s  "
+                      f"x{r['dec_ratio']:.2f} CompressAI)  synthesis {syn:.3f}s (CompressAI {ref_syn:.3f}s, "
+                      f"x{r['synthesis_dec_ratio']:.2f} of its decode)  native enc {enc_native:.3f}s dec {dec_native:.3f}s  "
                       f"peak {r['peak_rss_mb']:.0f} MB", flush=True)
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)

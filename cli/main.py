@@ -530,13 +530,16 @@ def import_compressai(checkpoint: Path, arch: str, output: Path, force: bool) ->
 @click.option("--codecs", help="Comma list [every learned codec and every available classical one]; "
                                 "NAME:effortN benchmarks a learned codec at encoder effort N, weights:FILE the "
                                 "codec of a weights file (e.g. an imported CompressAI model).")
+@click.option("--split", type=click.Choice(["all", "train", "validation"]), default="all", show_default=True,
+              help="validation: only the held-out images training never sees (the 3% split aecodec train uses).")
 @click.option("--limit", type=int, help="Use the first N images in sorted order.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel worker processes.")
 @click.option("--anchor", default="jpeg", show_default=True, help="BD-rate anchor codec.")
-def bench(dataset: str, out: Path, codecs: str | None, limit: int | None, jobs: int, anchor: str) -> None:
+def bench(dataset: str, out: Path, codecs: str | None, split: str, limit: int | None, jobs: int,
+          anchor: str) -> None:
     """Rate-distortion benchmark from real bytes: results.json, per_image.csv, PNG plots, BD-rate table."""
     from aecodec.eval import benchmark
-    from aecodec.training.data import resolve_images
+    from aecodec.training.data import resolve_images, split as train_validation
 
     def body():
         names = codecs.split(",") if codecs else benchmark.available_codecs()
@@ -551,11 +554,16 @@ def bench(dataset: str, out: Path, codecs: str | None, limit: int | None, jobs: 
                     continue
                 raise aecodec.UnknownCodecError(f"unknown or unavailable codec {n!r} (available: {', '.join(known)})")
         names = [n for n in names if n in known]
-        images = resolve_images(dataset, limit)
+        images = resolve_images(dataset)
+        if split != "all":
+            images = sorted(train_validation(images)[split == "validation"])
+            if not images:
+                raise aecodec.AecError(f"{dataset} has no {split} images")
+        images = images[:limit] if limit else images
         points = benchmark.run_points(images, names, out, jobs)
         summary = benchmark.summarize(points, anchor)
-        benchmark.write_outputs(out, Path(dataset).name if Path(dataset).is_dir() else dataset, images, points,
-                                summary)
+        name = Path(dataset).name if Path(dataset).is_dir() else dataset
+        benchmark.write_outputs(out, name if split == "all" else f"{name} ({split} split)", images, points, summary)
         click.echo(benchmark.bd_table(summary))
         click.echo(f"wrote {out / 'results.json'}, per_image.csv, rd_psnr.png, rd_ms_ssim.png")
     _run(body)

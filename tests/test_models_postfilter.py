@@ -1,7 +1,8 @@
-"""The post-filter network: the identity until trained, level conditioning between levels, same at any thread
-count."""
+"""The post-filter network: the identity until trained, level conditioning between levels, residual blocks
+that grow a trained filter without changing it, same at any thread count."""
 import hashlib
 
+import pytest
 import torch
 
 from aecodec.models.postfilter import PostFilter, PostFilterConfig
@@ -38,7 +39,7 @@ def test_changes_pixels_and_depends_on_the_level():
 
 
 def test_same_pixels_at_any_thread_count_and_batch():
-    f = _trained_like(PostFilterConfig(levels=4, channels=48, layers=6))
+    f = _trained_like(PostFilterConfig(levels=4, channels=48, layers=6, blocks=1))
     x = torch.rand(2, 3, 96, 1000)
     before = torch.get_num_threads()
     digests = []
@@ -54,3 +55,30 @@ def test_same_pixels_at_any_thread_count_and_batch():
         torch.set_num_threads(before)
     assert len(set(digests)) == 1
     assert torch.equal(alone[0], y[1])
+
+
+def test_growing_adds_blocks_that_start_as_identities():
+    f = _trained_like()
+    grown = f.grow(2)
+    assert grown.config.blocks == 2 and len(grown.blocks) == 2
+    x, level = torch.rand(2, 3, 32, 48), torch.tensor([0.5, 3.0])
+    with torch.no_grad():
+        assert torch.equal(grown(x, level), f(x, level))
+        grown.blocks[1].b.weight.add_(0.05)  # once a block has learned, it changes the output
+        assert not torch.equal(grown(x, level), f(x, level))
+    with pytest.raises(ValueError, match="cannot grow"):
+        grown.grow(1)
+
+
+def test_blocks_are_residual():
+    """A block adds b(relu(a(h))) to its input: with every block's convolutions zero but a's bias, the output
+    is the plain filter's (a ReLU of a bias through a zero b adds nothing)."""
+    f = _trained_like(PostFilterConfig(levels=4, channels=16, layers=4, blocks=1))
+    plain = PostFilter(PostFilterConfig(levels=4, channels=16, layers=4))
+    plain.load_state_dict(f.state_dict(), strict=False)
+    x, level = torch.rand(1, 3, 32, 32), torch.tensor([1.0])
+    with torch.no_grad():
+        assert not torch.equal(f(x, level), plain(x, level))
+        f.blocks[0].b.weight.zero_()
+        f.blocks[0].b.bias.zero_()
+        assert torch.equal(f(x, level), plain(x, level))

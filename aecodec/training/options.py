@@ -37,6 +37,7 @@ class TrainOptions:
     hidden: int = 384  # fresh hyperprior-ctx: entropy-parameter network width
     filter_channels: int = 48  # fresh hyperprior-ctx-pf: features of the filter
     filter_layers: int = 4  # fresh hyperprior-ctx-pf: 3x3 convolutions of the filter
+    filter_blocks: int = 0  # hyperprior-ctx-pf: residual blocks; more than a warm start's adds identity blocks
     amp: bool = False  # bf16 autocast for the hyperprior transforms (entropy models stay fp32); CUDA only
     grad_checkpointing: bool = False  # recompute transform activations in backward: less memory
     compile: bool = False  # torch.compile the model (CPU: 0.87x the seconds per step, bench/train_speed.py)

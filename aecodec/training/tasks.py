@@ -574,11 +574,17 @@ class PostFilterTask(Task):
     def build(self, config: dict | None) -> nn.Module:
         if config:
             return PostFilter(PostFilterConfig.from_dict(config))
-        if self.o.fresh:
-            return PostFilter(PostFilterConfig(self.codec.levels, self.o.filter_channels, self.o.filter_layers))
+        o = self.o
+        if o.fresh:
+            return PostFilter(PostFilterConfig(self.codec.levels, o.filter_channels, o.filter_layers, o.filter_blocks))
         d, state = read_state(self.init_path, self.family)
         model = PostFilter(PostFilterConfig.from_dict(d))
         model.load_state_dict(state)
+        if o.filter_blocks and o.filter_blocks != model.config.blocks:
+            try:
+                model = model.grow(o.filter_blocks)  # a warm start with more depth: new blocks start as identities
+            except ValueError as e:
+                raise AecError(f"--filter-blocks {o.filter_blocks}: {e}") from e
         return model
 
     def batch(self, model: nn.Module, gen: torch.Generator) -> tuple[Tensor, ...]:
