@@ -68,8 +68,14 @@ class CodecInfo:
 
 CODECS: tuple[CodecInfo, ...] = (
     CodecInfo(
-        name="hyperprior-ctx-pf", codec_id=6, weights="hyperprior_ctx_pf.safetensors", family="postfilter",
+        name="hyperprior-ctx-pf2", codec_id=9, weights="hyperprior_ctx_pf2.safetensors", family="postfilter",
         qualities=tuple(range(1, 11)), default_quality=6, base="hyperprior-ctx", default=True,
+        loader="aecodec.codecs.postfilter:load",
+        description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with hyperprior-ctx-pf's "
+                    "filter grown by three residual blocks and trained on"),
+    CodecInfo(
+        name="hyperprior-ctx-pf", codec_id=6, weights="hyperprior_ctx_pf.safetensors", family="postfilter",
+        qualities=tuple(range(1, 11)), default_quality=6, base="hyperprior-ctx",
         loader="aecodec.codecs.postfilter:load",
         description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with an enhancement filter "
                     "after the synthesis: +0.06 to +0.43 dB at the same size (Kodak BD-rate -6.3%)"),

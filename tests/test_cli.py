@@ -64,7 +64,7 @@ def test_error_exit_codes(runner, tmp_path, sample_path):
 
 def test_list_and_version(runner):
     r = runner.invoke(main, ["list", "--json"])
-    assert r.exit_code == 0 and json.loads(r.output)[0]["name"] == "hyperprior-ctx-pf"
+    assert r.exit_code == 0 and json.loads(r.output)[0]["name"] == "hyperprior-ctx-pf2"
     assert runner.invoke(main, ["--version"]).exit_code == 0
 
 
@@ -264,3 +264,22 @@ def test_trained_weights_code_with_weights_and_refuse_without(runner, tmp_path, 
     assert len(r.stderr.strip().splitlines()) == 1 and aecodec.inspect(x.read_bytes()).weights_hash in r.stderr
     info = runner.invoke(main, ["info", str(x), "--weights", str(w), "--json"])
     assert info.exit_code == 0 and json.loads(info.output)["decodable"] is True
+
+
+def test_bench_on_the_validation_split_only(runner, tmp_path):
+    """--split validation benchmarks exactly the held-out images aecodec train never sees."""
+    from aecodec.training.data import split
+    from tests.conftest import noise_image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(40):
+        noise_image(32, 32, seed=i).save(folder / f"p{i}.png")
+    held_out = sorted(p.name for p in split(sorted(folder.glob("*.png")))[1])
+    assert held_out  # 40 names: at least one lands in the 3% split
+    out = tmp_path / "bench"
+    r = runner.invoke(main, ["bench", "--dataset", str(folder), "--split", "validation", "--codecs", "jpeg",
+                             "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    assert sorted(res["images"]) == held_out and res["dataset"] == "photos (validation split)"

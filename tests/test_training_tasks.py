@@ -23,6 +23,8 @@ CASES = {  # tiny where the codec allows: fresh small transforms; warm starts fr
     "hyperprior-msssim": dict(TINY_HYPERPRIOR, lambdas="5,30", patch=192, crop=192),  # MS-SSIM: > 160 pixels
     "hyperprior-ctx": dict(),
     "hyperprior-ctx-pf": dict(fresh=True, filter_channels=8, filter_layers=3, patch=32),
+    "hyperprior-ctx-pf2": dict(init=str(aecodec.get_codec("hyperprior-ctx-pf").weights_path), filter_blocks=1,
+                               patch=32),  # grows the shipped filter by a block
     "vqvae": dict(fresh=True),  # entropy-constrained k-means of the latents of one 64px crop
     "signal": dict(batch=64),
 }

@@ -635,6 +635,7 @@ class PostFilterTask(Task):
 
 TASKS: dict[str, type[Task]] = {"hyperprior": HyperpriorTask, "hyperprior-msssim": HyperpriorTask,
                                  "hyperprior-ctx": ContextTask, "hyperprior-ctx-pf": PostFilterTask,
+                                 "hyperprior-ctx-pf2": PostFilterTask,
                                  "vqvae": VQTask, "signal": SignalTask}
 
 
