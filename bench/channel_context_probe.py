@@ -29,7 +29,8 @@ import torch
 from torch import Tensor, nn
 
 import aecodec
-from aecodec.models.context import anchor_mask, discrete_bits, hyper_side
+from aecodec.models.context import (CheckerboardContext, ContextConfig, anchor_mask, checkerboard_bits,
+                                   discrete_bits, hyper_side)
 from aecodec.training.options import TrainOptions
 from aecodec.training.tasks import frozen_latents, read_state
 
@@ -55,49 +56,52 @@ def rounded(v: Tensor, noise: bool) -> Tensor:
     return v + torch.empty_like(v).uniform_(-0.5, 0.5) if noise else torch.round(v)
 
 
-def bits(base, ctx, probe: nn.ModuleDict | None, y: Tensor, level: Tensor, noise: bool) -> Tensor:
-    """Total bits per sample of latents ``y`` (z included): the shipped checkerboard when ``probe`` is None,
-    else with the two channel corrections."""
+def bits(base, ctx, probe: nn.ModuleDict, y: Tensor, level: Tensor, noise: bool) -> Tensor:
+    """Total bits per sample of latents ``y`` (z included) with the two channel corrections; summed in the order
+    of the shipped checkerboard's (``reference_bits``), so a fresh probe gives exactly its bits."""
     g, params, z_bits = hyper_side(base, y, level)
     m = y.shape[1] // 2
     mask = anchor_mask(*y.shape[-2:], y.device)
     y_g = y * g
     mu, sigma = params.chunk(2, 1)
-    if probe is not None:  # pass 2: group 2's anchors from group 1's decoded anchors
-        a1 = torch.where(mask, (torch.round(y_g - mu * g) + mu * g)[:, :m] / g[:, :m], 0)
-        p2 = torch.cat([mu[:, m:], sigma[:, m:]], 1)
-        mu_a, sigma_a = probe["anchors"](a1, p2, level).chunk(2, 1)
-        mu = torch.cat([mu[:, :m], mu_a], 1)
-        sigma = torch.cat([sigma[:, :m], sigma_a], 1)
+    # pass 2: group 2's anchors from group 1's decoded anchors
+    a1 = torch.where(mask, (torch.round(y_g - mu * g) + mu * g)[:, :m] / g[:, :m], 0)
+    mu_a, sigma_a = probe["anchors"](a1, torch.cat([mu[:, m:], sigma[:, m:]], 1), level).chunk(2, 1)
+    mu = torch.cat([mu[:, :m], mu_a], 1)
+    sigma = torch.cat([sigma[:, :m], sigma_a], 1)
     s = y_g - mu * g
     anchors = torch.where(mask, (torch.round(s) + mu * g) / g, 0).detach()
     anchor_bits = (discrete_bits(rounded(s, noise), sigma * g) * mask).flatten(1).sum(1)
     mu2, sigma2 = ctx(anchors, params, level).chunk(2, 1)  # pass 3, and where pass 4 starts
-    if probe is not None:  # pass 4: group 2's non-anchors also from all of group 1
-        r1 = y_g[:, :m] - mu2[:, :m] * g[:, :m]
-        g1 = torch.where(mask, anchors[:, :m], (torch.round(r1) + mu2[:, :m] * g[:, :m]) / g[:, :m]).detach()
-        p4 = torch.cat([mu2[:, m:], sigma2[:, m:]], 1)
-        mu_n, sigma_n = probe["rest"](g1, p4, level).chunk(2, 1)
-        mu2 = torch.cat([mu2[:, :m], mu_n], 1)
-        sigma2 = torch.cat([sigma2[:, :m], sigma_n], 1)
-    r = y_g - mu2 * g
-    rest_bits = (discrete_bits(rounded(r, noise), sigma2 * g) * ~mask).flatten(1).sum(1)
-    return anchor_bits + rest_bits + z_bits
+    # pass 4: group 2's non-anchors also from all of group 1
+    r1 = y_g[:, :m] - mu2[:, :m] * g[:, :m]
+    g1 = torch.where(mask, anchors[:, :m], (torch.round(r1) + mu2[:, :m] * g[:, :m]) / g[:, :m]).detach()
+    mu_n, sigma_n = probe["rest"](g1, torch.cat([mu2[:, m:], sigma2[:, m:]], 1), level).chunk(2, 1)
+    mu2 = torch.cat([mu2[:, :m], mu_n], 1)
+    sigma2 = torch.cat([sigma2[:, :m], sigma_n], 1)
+    rest_bits = (discrete_bits(rounded(y_g - mu2 * g, noise), sigma2 * g) * ~mask).flatten(1).sum(1)
+    return rest_bits + anchor_bits + z_bits
+
+
+def reference_bits(base, ctx, y: Tensor, level: Tensor) -> Tensor:
+    """The shipped checkerboard's total bits per sample (``aecodec.models.context.checkerboard_bits``)."""
+    rest, _, anchors, z = checkerboard_bits(ctx, base, y, level)
+    return rest + anchors + z
 
 
 @torch.no_grad()
-def total_bits(base, ctx, probe, val: Tensor, levels: int) -> list[float]:
-    """Bits of all validation latents at each level."""
+def total_bits(count, val: Tensor, levels: int) -> list[float]:
+    """Bits of all validation latents at each level, counted by ``count(y, level)``."""
     out = []
     for lv in range(levels):
         level = torch.full((len(val),), lv, dtype=torch.long)
-        out.append(bits(base, ctx, probe, val.float(), level, False).sum().item())
+        out.append(count(val.float(), level).sum().item())
     return out
 
 
 def validate(base, ctx, probe, val: Tensor, reference: list[float]) -> dict:
     probe.eval()
-    new = total_bits(base, ctx, probe, val, len(reference))
+    new = total_bits(lambda y, level: bits(base, ctx, probe, y, level, False), val, len(reference))
     probe.train()
     per_level = [{"level": i + 1, "checkerboard_bits": r, "probe_bits": n, "saving": 1 - n / r}
                  for i, (r, n) in enumerate(zip(reference, new))]
@@ -120,7 +124,6 @@ def main() -> None:
     o = TrainOptions(codec="hyperprior-ctx", data="train", crop=256, patch=256, crops_per_image=2)
     train, val = frozen_latents(o, a.run, torch.device("cpu"))
     base = aecodec.get_codec("hyperprior").load().model.float().eval().requires_grad_(False)
-    from aecodec.models.context import CheckerboardContext, ContextConfig
     cfg, state = read_state(aecodec.get_codec("hyperprior-ctx").weights_path, "context")
     ctx = CheckerboardContext(ContextConfig.from_dict(cfg))
     ctx.load_state_dict(state)
@@ -132,7 +135,7 @@ def main() -> None:
         opt, lambda s: min(1.0, (s + 1) / 100) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * s / a.steps))))
     gen = torch.Generator().manual_seed(0)
     history, t0 = [], time.time()
-    reference = total_bits(base, ctx, None, val, levels)
+    reference = total_bits(lambda y, level: reference_bits(base, ctx, y, level), val, levels)
     start = validate(base, ctx, probe, val, reference)["mean_saving"]
     assert abs(start) < 1e-9, "a fresh probe must code exactly like the checkerboard"
     for step in range(1, a.steps + 1):
