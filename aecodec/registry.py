@@ -68,8 +68,14 @@ class CodecInfo:
 
 CODECS: tuple[CodecInfo, ...] = (
     CodecInfo(
-        name="hyperprior-ctx-pf2", codec_id=9, weights="hyperprior_ctx_pf2.safetensors", family="postfilter",
+        name="hyperprior-ctx-pf3", codec_id=10, weights="hyperprior_ctx_pf3.safetensors", family="postfilter",
         qualities=tuple(range(1, 11)), default_quality=6, base="hyperprior-ctx", default=True,
+        loader="aecodec.codecs.postfilter:load",
+        description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with hyperprior-ctx-pf2's "
+                    "filter grown by two more residual blocks and trained on"),
+    CodecInfo(
+        name="hyperprior-ctx-pf2", codec_id=9, weights="hyperprior_ctx_pf2.safetensors", family="postfilter",
+        qualities=tuple(range(1, 11)), default_quality=6, base="hyperprior-ctx",
         loader="aecodec.codecs.postfilter:load",
         description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with hyperprior-ctx-pf's "
                     "filter grown by three residual blocks and trained on"),

@@ -36,7 +36,7 @@ def test_wrong_weights_hash_is_a_model_mismatch(data):
     with pytest.raises(ModelMismatchError, match="other weights"):
         aecodec.decode(bitstream.pack(c))
     fi = aecodec.inspect(bitstream.pack(c))  # info still reads the header
-    assert fi.codec == "hyperprior-ctx-pf2" and not fi.decodable
+    assert fi.codec == aecodec.get_codec(None).name and not fi.decodable
 
 
 def test_unknown_codec_id_and_name(data):
@@ -68,14 +68,14 @@ def test_unreadable_input(tmp_path):
 
 def test_inspect(data):
     fi = aecodec.inspect(data)
-    assert (fi.codec, fi.width, fi.height, fi.quality, fi.bytes) == ("hyperprior-ctx-pf2", 70, 50, 4.0, len(data))
+    assert (fi.codec, fi.width, fi.height, fi.quality, fi.bytes) == (aecodec.get_codec(None).name, 70, 50, 4.0, len(data))
     assert fi.bpp == pytest.approx(8 * len(data) / 3500) and fi.decodable
     assert fi.compression_ratio == pytest.approx(3 * 3500 / len(data))
 
 
 def test_list_codecs_default_first():
     codecs = aecodec.list_codecs()
-    assert codecs[0].name == "hyperprior-ctx-pf2" and len(codecs[0].qualities) >= 4
+    assert codecs[0].name == aecodec.get_codec(None).name and codecs[0].default and len(codecs[0].qualities) >= 4
     assert len({c.codec_id for c in codecs}) == len(codecs)
 
 

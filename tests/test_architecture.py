@@ -111,10 +111,11 @@ def test_plain_install_pulls_no_plotting_or_toolkit_package():
 def test_registry_is_data_with_one_marked_default_and_declared_bases():
     codecs = aecodec.list_codecs()
     assert [c.default for c in codecs].count(True) == 1 and codecs[0].default
-    assert aecodec.get_codec(None).name == "hyperprior-ctx-pf2"
+    assert aecodec.get_codec(None).name == "hyperprior-ctx-pf3"
     assert {c.name: c.base for c in codecs if c.base} == {"hyperprior-ctx": "hyperprior", "vqvae": "hyperprior",
                                                           "hyperprior-ctx-pf": "hyperprior-ctx",
-                                                          "hyperprior-ctx-pf2": "hyperprior-ctx"}
+                                                          "hyperprior-ctx-pf2": "hyperprior-ctx",
+                                                          "hyperprior-ctx-pf3": "hyperprior-ctx"}
     assert len({c.codec_id for c in codecs}) == len(codecs)
     for c in codecs:
         module, func = c.loader.split(":")

@@ -64,7 +64,7 @@ def test_error_exit_codes(runner, tmp_path, sample_path):
 
 def test_list_and_version(runner):
     r = runner.invoke(main, ["list", "--json"])
-    assert r.exit_code == 0 and json.loads(r.output)[0]["name"] == "hyperprior-ctx-pf2"
+    assert r.exit_code == 0 and json.loads(r.output)[0]["name"] == aecodec.get_codec(None).name
     assert runner.invoke(main, ["--version"]).exit_code == 0
 
 

@@ -25,6 +25,8 @@ CASES = {  # tiny where the codec allows: fresh small transforms; warm starts fr
     "hyperprior-ctx-pf": dict(fresh=True, filter_channels=8, filter_layers=3, patch=32),
     "hyperprior-ctx-pf2": dict(init=str(aecodec.get_codec("hyperprior-ctx-pf").weights_path), filter_blocks=1,
                                patch=32),  # grows the shipped filter by a block
+    "hyperprior-ctx-pf3": dict(init=str(aecodec.get_codec("hyperprior-ctx-pf2").weights_path), filter_blocks=4,
+                               patch=32),
     "vqvae": dict(fresh=True),  # entropy-constrained k-means of the latents of one 64px crop
     "signal": dict(batch=64),
 }

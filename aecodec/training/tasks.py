@@ -635,7 +635,7 @@ class PostFilterTask(Task):
 
 TASKS: dict[str, type[Task]] = {"hyperprior": HyperpriorTask, "hyperprior-msssim": HyperpriorTask,
                                  "hyperprior-ctx": ContextTask, "hyperprior-ctx-pf": PostFilterTask,
-                                 "hyperprior-ctx-pf2": PostFilterTask,
+                                 "hyperprior-ctx-pf2": PostFilterTask, "hyperprior-ctx-pf3": PostFilterTask,
                                  "vqvae": VQTask, "signal": SignalTask}
 
 
