@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "encode": "api", "encode_many": "api", "decode": "api", "decode_many": "api", "encode_array": "api",
-    "decode_array": "api", "load": "api", "inspect": "format.payload", "FileInfo": "format.payload",
+    "decode_array": "api", "load": "api", "inspect": "fileinfo", "FileInfo": "fileinfo",
 }
 
 

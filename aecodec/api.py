@@ -1,6 +1,6 @@
 """Public API: encode, decode, inspect. Images of any size: padded to the model stride, large ones in tiles.
 
-Knows no codec by name: it resolves a codec in the registry, loads it, and calls only the codec contract
+Knows no codec by name: it resolves a codec (``aecodec.variants``), loads it, and calls only the codec contract
 (``aecodec.contract``); the container and payload layout live in ``aecodec.format``.
 """
 from __future__ import annotations
@@ -14,15 +14,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import variants
 from .arrays import load_array
-from .codecs.refine import EFFORT_ITERATIONS
-from .contract import Coded
+from .contract import EFFORTS, Coded
 from .errors import AecError, FormatError, InputImageError, UnknownCodecError
 from .format import container, payload
 from .format.container import Container
 from .format.payload import TILE, TILE_ABOVE, tiles, tiling_problem
 from .image import join_image, open_image, pad_to, split_image, to_uint8
-from .registry import CodecInfo, codec_of_weights, get_codec
+from .registry import CodecInfo
 
 __all__ = ["decode", "decode_array", "decode_many", "encode", "encode_array", "encode_many", "load"]
 
@@ -34,15 +34,16 @@ HALO = 64  # pixels of context beyond a window or tile edge, more than the trans
 #            tile sees its neighbours' pixels that far, the synthesis of a window their latents
 
 
-def _resolve(codec: str | None, weights: str | Path | None) -> CodecInfo:
-    """The codec to encode with: named, or the one a ``weights`` file belongs to, or the default."""
-    return codec_of_weights(weights, codec) if weights else get_codec(codec)
-
-
 def load(name: str | None = None, device: str = "cpu", weights: str | Path | None = None):
     """The ready-to-code codec (``aecodec.contract.ImageCodec`` or ``ArrayCodec``) of a registered codec, or
     of a compatible ``weights`` file; its trained ``nn.Module`` is ``.model`` where it has one."""
-    return _resolve(name, weights).load(device, weights)
+    return variants.load(variants.resolve(name, weights), device, weights)
+
+
+def _file_id(info: CodecInfo, weights: str | Path | None) -> int:
+    """The codec id a file records: a shipped variant's own, or for other weights its architecture's (the
+    weights hash then tells the variant)."""
+    return info.architecture.codec_id if weights else info.codec_id
 
 
 def _quality16(info: CodecInfo, quality: float | None) -> int:
@@ -102,18 +103,18 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
     """``encode`` for many images: tiles and images of equal padded size share one analysis pass, up to
     ``batch_size`` at a time (use 8 or more on a GPU; 1 keeps CPU memory lowest). Each file is the same bytes
     ``encode`` writes for its image alone."""
-    info = _resolve(codec, weights)
+    info = variants.resolve(codec, weights)
     if info.kind != "image":
         raise UnknownCodecError(f"codec {info.name!r} codes arrays, not images: use aecodec.encode_array")
     q16 = _quality16(info, quality)
-    if effort not in EFFORT_ITERATIONS:
-        raise AecError(f"effort must be one of {sorted(EFFORT_ITERATIONS)}, not {effort}")
+    if effort not in EFFORTS:
+        raise AecError(f"effort must be one of {list(EFFORTS)}, not {effort}")
     if effort and not info.effort:
         raise UnknownCodecError(f"codec {info.name!r} has no encoder effort levels (use effort 0)")
     if batch_size < 1:
         raise AecError(f"batch size must be at least 1, not {batch_size}")
     prepared = [_prepare(im, tile) for im in images]
-    model = info.load(device, weights)
+    model = variants.load(info, device, weights)
     stride = model.stride
     parts, keys = [], []  # (image index, window), (padded window size, crop): windows are cut when they run
     for i, p in enumerate(prepared):
@@ -139,7 +140,7 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
                                        else None)
         for j, result in zip(group, results):
             coded[j] = result
-    whash = info.hash_of(weights)
+    whash, codec_id = variants.hash_of(info, weights), _file_id(info, weights)
     out = []
     for i, p in enumerate(prepared):
         streams: list[bytes] = []
@@ -153,7 +154,7 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
             digests.append(zlib.crc32(p.alpha))
         h, w = p.x.shape[-2:]
         flags = container.SEAMLESS if len(tiles(w, h, p.tile)) > 1 else 0
-        out.append(payload.seal(Container(info.codec_id, whash, q16, w, h, p.mode, p.tile, flags=flags), streams,
+        out.append(payload.seal(Container(codec_id, whash, q16, w, h, p.mode, p.tile, flags=flags), streams,
                                 digests))
     return out
 
@@ -181,7 +182,7 @@ class _Parsed:
 def _parse(data: bytes, weights: str | Path | None) -> _Parsed:
     """Every container check that needs no model: fields, tiling, stream count, header and alpha digests."""
     c = container.unpack(bytes(data))
-    info = payload.codec_of(c, weights)
+    info = variants.codec_of(c, weights)
     if info.kind != "image" or c.mode == "F":
         raise FormatError(f"this .aec file holds an array (codec {info.name!r}): use aecodec.decode_array "
                           "(CLI: decode to a .npy output)")
@@ -206,7 +207,7 @@ def decode_many(datas: list[bytes], device: str = "cpu", batch_size: int = 1,
     rgbs = [np.empty((f.c.height, f.c.width, 3), np.uint8) for f in files]  # 3 bytes a pixel: bounded memory
     parts, keys = [], []  # (file, tile index), (codec, quality, padded size)
     for i, f in enumerate(files):
-        codec = f.info.load(device, weights)
+        codec = variants.load(f.info, device, weights)
         if (len(f.tiles) == 1 and max(f.c.width, f.c.height) > WINDOW) or f.c.flags & container.SEAMLESS:
             _decode_in_windows(codec, f, rgbs[i])
             continue
@@ -216,7 +217,7 @@ def decode_many(datas: list[bytes], device: str = "cpu", batch_size: int = 1,
     for group in _batches(keys, batch_size):
         _, q16, ph, pw = keys[group[0]]
         info = files[parts[group[0]][0]].info
-        codec = info.load(device, weights)
+        codec = variants.load(info, device, weights)
         items = [files[i].coded(k) for i, k in (parts[j] for j in group)]
         try:
             x_hat = codec.decompress_batch(items, ph, pw, q16)
@@ -266,28 +267,27 @@ def _decode_in_windows(codec, f: _Parsed, rgb: np.ndarray) -> None:
 def encode_array(array, bound: float, codec: str | None = None, weights: str | Path | None = None) -> bytes:
     """Compress a 1-D or 2-D float array (or a .npy path) so that every decoded value is within ``bound`` of
     the original (guaranteed; see ``aecodec.codecs.signal``)."""
-    from .models.signal import WINDOW
-
-    info = _resolve(codec or (None if weights else "signal"), weights)
+    info = variants.resolve(codec, weights, kind="array")
     if info.kind != "array":
         raise UnknownCodecError(f"codec {info.name!r} codes images, not arrays")
     if not (isinstance(bound, (int, float)) and math.isfinite(bound) and bound > 0):
         raise AecError(f"error bound must be a positive number, not {bound}")
     a = load_array(array)
-    windows = max(1, math.ceil(a.size / WINDOW))
+    model = variants.load(info, "cpu", weights)
+    windows = max(1, math.ceil(a.size / model.window))
     if windows > container.MAX_SIDE:
-        raise InputImageError(f"array of {a.size} values exceeds {container.MAX_SIDE * WINDOW}")
-    params, streams = info.load("cpu", weights).compress(a.astype(np.float64).reshape(-1), float(bound))
+        raise InputImageError(f"array of {a.size} values exceeds {container.MAX_SIDE * model.window}")
+    params, streams = model.compress(a.astype(np.float64).reshape(-1), float(bound))
     dtype = "float32" if a.dtype == np.float32 else "float64"
     streams = [payload.params_bytes(params, a.shape, dtype), *streams]
-    c = Container(info.codec_id, info.hash_of(weights), 16, WINDOW, windows, "F", 0)
+    c = Container(_file_id(info, weights), variants.hash_of(info, weights), 16, model.window, windows, "F", 0)
     return payload.seal(c, streams, [zlib.crc32(s) for s in streams])
 
 
 def decode_array(data: bytes, weights: str | Path | None = None) -> np.ndarray:
     """Decompress an array .aec file to a numpy array of the original shape and dtype."""
     c = container.unpack(bytes(data))
-    info = payload.codec_of(c, weights)
+    info = variants.codec_of(c, weights)
     if info.kind != "array" or c.mode != "F":
         raise FormatError(f"this .aec file holds an image (codec {info.name!r}): use aecodec.decode")
     digests = payload.open_checked(c, 1 + info.streams)
@@ -295,7 +295,7 @@ def decode_array(data: bytes, weights: str | Path | None = None) -> np.ndarray:
         raise FormatError("corrupted .aec array file: fails the content check")
     p = payload.read_params(c.streams[0])
     try:
-        out = info.load("cpu", weights).decompress(p, c.streams[1:-1])
+        out = variants.load(info, "cpu", weights).decompress(p, c.streams[1:-1])
     except _PAYLOAD_ERRORS as e:
         raise FormatError(f"corrupted .aec array payload: {e}") from None
     return out.reshape(p["shape"]).astype(p["dtype"])

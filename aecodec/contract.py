@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import Tensor
 
+EFFORTS = (0, 1, 2, 3)  # encoder effort levels: more encode time for smaller files, the same decoder
+
 
 class Coded(NamedTuple):
     """One image tile's (or array's) streams and, for each, the digest of the symbols it holds."""
@@ -23,26 +25,26 @@ class Coded(NamedTuple):
 @runtime_checkable
 class ImageCodec(Protocol):
     """Padded RGB tiles [B, 3, H, W] in [0, 1] <-> ``Coded``; ``H`` and ``W`` are multiples of ``stride``.
-    ``q16`` is the quality in 1/16 steps; ``effort`` > 0 spends encoder time on smaller files.
-    ``decompress_batch`` is ``synthesize(decode_latents(...))``."""
+    ``quality16`` is the quality in 1/16 steps; ``effort`` (one of ``EFFORTS``) > 0 spends encoder time on
+    smaller files. ``decompress_batch`` is ``synthesize(decode_latents(...))``."""
 
     stride: int
 
-    def compress_batch(self, x: Tensor, q16: int, effort: int = 0,
+    def compress_batch(self, x: Tensor, quality16: int, effort: int = 0,
                        crop: tuple[int, int, int, int] | None = None) -> list[Coded]:
         """``crop`` (top, left, height, width in pixels, on the latent grid): code only the latents of that
         region of x, the rest being context the analysis sees (a tile and a margin of its neighbours)."""
         ...
 
-    def decompress_batch(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor: ...
+    def decompress_batch(self, items: list[Coded], height: int, width: int, quality16: int) -> Tensor: ...
 
-    def decode_latents(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
-        """The parsing half of ``decompress_batch``: decoded latents [B, C, H/s, W/s] (s: the transforms'
-        downsampling), which ``synthesize`` turns into pixels. Synthesis is local, so the API can synthesize
+    def decode_latents(self, items: list[Coded], height: int, width: int, quality16: int) -> Tensor:
+        """The parsing half of ``decompress_batch``: the synthesis' input [B, C, H/s, W/s] (s: the transforms'
+        downsampling) from the decoded latents, which ``synthesize`` turns into pixels. Synthesis is local, so the API can synthesize
         the latents of a large image in overlapping windows: bounded memory, and no seams between tiles."""
         ...
 
-    def synthesize(self, latents: Tensor, q16: int) -> Tensor: ...
+    def synthesize(self, latents: Tensor, quality16: int) -> Tensor: ...
 
 
 @runtime_checkable

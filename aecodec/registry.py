@@ -1,124 +1,125 @@
-"""The one registry, data only: codec name -> stable numeric id, weights file, qualities, base codec, loader.
+"""The one registry, data only: architectures (how files of a codec id are decoded) and the named weights
+variants of each (``CodecInfo``: the codecs users pick by name).
 
-Ids are written here by hand and never reused: they are part of the file format (docs/format.md). Loaders are
-dotted paths, imported only when a codec is first loaded, so ``import aecodec``, ``aecodec list`` and
-``aecodec info`` load no network code. The default codec is marked, not implied by order.
+A codec id belongs to an architecture and is part of the file format (docs/format.md): ids are written here by
+hand and never reused. A new weights file for an existing architecture (another post-filter, retrained base
+weights) is a new variant: a line here (or ``register``) with no codec id of its own, no training-code entry and
+no golden file; files record the weights' hash, which selects the variant when they are decoded. Variants made
+before this rule keep the ids they were published with, so every file made so far decodes as before.
+
+Loaders are dotted paths, imported only when a codec is first loaded (``aecodec.variants``), so
+``import aecodec``, ``aecodec list`` and ``aecodec info`` load no network code. The default codec of each kind is
+marked, not implied by order.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-from .codecs.weights import WEIGHTS_DIR, file_hash, weights_metadata
 from .errors import ModelMismatchError, UnknownCodecError
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"  # the shipped weights files
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """How a family of weights files codes: ``loader`` ("module:function") takes (weights path, device[, loaded
+    base codec]) and returns a ready codec. ``qualities`` are the trained levels; with ``fractional`` the 1/16
+    steps between them work too; ``streams``: entropy-coded streams per tile (images) or after the parameters
+    (arrays)."""
+
+    name: str
+    codec_id: int  # the id every variant without an id of its own writes
+    family: str  # the "family" its weights files record in their metadata
+    loader: str
+    qualities: tuple[int, ...] = tuple(range(1, 11))
+    default_quality: int = 6
+    kind: str = "image"  # "image" codecs code pictures; "array" codecs code float arrays
+    fractional: bool = True
+    effort: bool = True  # whether encoder effort levels (latent refinement) apply
+    streams: int = 2
+    legacy_ids: tuple[int, ...] = ()  # published ids of variants made before variants shared their architecture's
+
+
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
+    Architecture("hyperprior", 1, "hyperprior", "aecodec.codecs.hyperprior:load", legacy_ids=(4,)),
+    Architecture("context", 5, "context", "aecodec.codecs.checkerboard:load"),
+    Architecture("postfilter", 6, "postfilter", "aecodec.codecs.postfilter:load", legacy_ids=(9, 10)),
+    Architecture("vqvae", 3, "vqvae", "aecodec.codecs.vq:load", (1, 2, 3, 4, 5), 3, fractional=False,
+                 effort=False),
+    Architecture("compressai-hyperprior", 7, "compressai", "aecodec.codecs.imported:load", (1,), 1,
+                 fractional=False, effort=False),
+    Architecture("compressai-factorized", 8, "compressai", "aecodec.codecs.imported:load", (1,), 1,
+                 fractional=False, effort=False, streams=1),
+    Architecture("signal", 2, "signal", "aecodec.codecs.signal:load", (1,), 1, kind="array", fractional=False,
+                 effort=False),
+)}
 
 
 @dataclass(frozen=True)
 class CodecInfo:
-    """A registered codec. ``qualities`` are the trained levels; with ``fractional`` the 1/16 steps between
-    them work too. ``base``: the codec whose weights this one's file builds on (and pins by hash)."""
+    """A named weights variant of an architecture: what ``--codec NAME`` picks. ``weights``: the shipped file
+    (a name in ``WEIGHTS_DIR``, or a path); "" for codecs whose weights a user brings (``--weights FILE``).
+    ``base``: the variant whose weights this one's file builds on (and pins by hash)."""
 
     name: str
-    codec_id: int
-    weights: str  # the shipped weights file; "" for codecs whose weights a user brings (--weights FILE)
-    family: str  # the "family" a weights file of this codec records in its metadata
-    qualities: tuple[int, ...]
-    default_quality: int
+    arch: str
+    weights: str
     description: str
-    loader: str  # "module:function" taking (weights path, device) -> a ready codec
-    kind: str = "image"  # "image" codecs code pictures; "array" codecs code float arrays
-    fractional: bool = True
-    effort: bool = True  # whether encoder effort levels (latent refinement) apply
     base: str | None = None
     default: bool = False
-    streams: int = 2  # entropy-coded streams per tile (images) or after the parameters (arrays)
+    published_id: int = 0  # the id it was published with, before variants shared their architecture's
+
+    @property
+    def architecture(self) -> Architecture:
+        return ARCHITECTURES[self.arch]
+
+    @property
+    def codec_id(self) -> int:
+        """The codec id files of this variant record."""
+        return self.published_id or self.architecture.codec_id
 
     @property
     def weights_path(self) -> Path:
         return WEIGHTS_DIR / self.weights
 
-    @property
-    def weights_hash(self) -> bytes:
-        """First 8 bytes of the shipped weights file's SHA-256, as recorded in bitstreams."""
-        self._require_shipped()
-        return file_hash(self.weights_path)[:8]
-
-    def _require_shipped(self) -> None:
-        if not self.weights:
-            raise ModelMismatchError(f"codec {self.name!r} ships no weights: give the weights file it was made "
-                                     "with (--weights FILE, from aecodec import compressai)")
-
-    def hash_of(self, weights: str | Path | None = None) -> bytes:
-        """The 8-byte identity a bitstream records for ``weights`` (a compatible file), or the shipped file's."""
-        return file_hash(weights)[:8] if weights else self.weights_hash
-
-    def load(self, device: str = "cpu", weights: str | Path | None = None):
-        """The ready-to-code codec for the shipped weights or a compatible ``weights`` file (cached)."""
-        if not weights:
-            self._require_shipped()
-        path = Path(weights).resolve() if weights else self.weights_path
-        if weights:
-            check_weights(self, path)
-        elif not path.exists():
-            raise ModelMismatchError(f"weights of codec {self.name!r} are missing: {path}")
-        return _load(self.name, device, path, file_hash(path))
+    def __getattr__(self, name: str):
+        """The architecture's fields (family, qualities, kind, streams, ...) read as the variant's own."""
+        if name.startswith("__") or name not in Architecture.__dataclass_fields__:
+            raise AttributeError(name)
+        return getattr(ARCHITECTURES[object.__getattribute__(self, "arch")], name)
 
 
-CODECS: tuple[CodecInfo, ...] = (
-    CodecInfo(
-        name="hyperprior-ctx-pf3", codec_id=10, weights="hyperprior_ctx_pf3.safetensors", family="postfilter",
-        qualities=tuple(range(1, 11)), default_quality=6, base="hyperprior-ctx", default=True,
-        loader="aecodec.codecs.postfilter:load",
-        description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with hyperprior-ctx-pf2's "
-                    "filter grown by two more residual blocks and trained on"),
-    CodecInfo(
-        name="hyperprior-ctx-pf2", codec_id=9, weights="hyperprior_ctx_pf2.safetensors", family="postfilter",
-        qualities=tuple(range(1, 11)), default_quality=6, base="hyperprior-ctx",
-        loader="aecodec.codecs.postfilter:load",
-        description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with hyperprior-ctx-pf's "
-                    "filter grown by three residual blocks and trained on"),
-    CodecInfo(
-        name="hyperprior-ctx-pf", codec_id=6, weights="hyperprior_ctx_pf.safetensors", family="postfilter",
-        qualities=tuple(range(1, 11)), default_quality=6, base="hyperprior-ctx",
-        loader="aecodec.codecs.postfilter:load",
-        description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with an enhancement filter "
-                    "after the synthesis: +0.06 to +0.43 dB at the same size (Kodak BD-rate -6.3%)"),
-    CodecInfo(
-        name="hyperprior-ctx", codec_id=5, weights="hyperprior_ctx.safetensors", family="context",
-        qualities=tuple(range(1, 11)), default_quality=6, base="hyperprior",
-        loader="aecodec.codecs.checkerboard:load",
-        description="the hyperprior plus a checkerboard context model (half the latents predicted from the other "
-                    "half, two-pass decoding): the same pixels as hyperprior in 0.5-3.7% fewer bytes"),
-    CodecInfo(
-        name="hyperprior", codec_id=1, weights="hyperprior.safetensors", family="hyperprior",
-        qualities=tuple(range(1, 11)), default_quality=6, loader="aecodec.codecs.hyperprior:load",
-        description="variable-rate mean-scale hyperprior (GDN, gain units), MSE-trained"),
-    CodecInfo(
-        name="hyperprior-msssim", codec_id=4, weights="hyperprior_msssim.safetensors", family="hyperprior",
-        qualities=tuple(range(1, 11)), default_quality=6, loader="aecodec.codecs.hyperprior:load",
-        description="the hyperprior fine-tuned for MS-SSIM (lambda x (1 - MS-SSIM) + bpp); 200 CPU steps so far"),
-    CodecInfo(
-        name="vqvae", codec_id=3, weights="vqvae.safetensors", family="vqvae", qualities=(1, 2, 3, 4, 5),
-        default_quality=3, base="hyperprior", loader="aecodec.codecs.vq:load", fractional=False, effort=False,
-        description="VQ-VAE: hyperprior transforms, entropy-constrained vector quantization of latent pairs, "
-                    "constriction-coded indices under hyper-latent-conditioned priors"),
-    CodecInfo(
-        name="compressai-hyperprior", codec_id=7, weights="", family="compressai", qualities=(1,),
-        default_quality=1, loader="aecodec.codecs.imported:load", fractional=False, effort=False,
-        description="a CompressAI bmshj2018-hyperprior or mbt2018-mean model you imported (aecodec import "
-                    "compressai): its transforms, exact integer entropy parameters"),
-    CodecInfo(
-        name="compressai-factorized", codec_id=8, weights="", family="compressai", qualities=(1,),
-        default_quality=1, loader="aecodec.codecs.imported:load", fractional=False, effort=False, streams=1,
-        description="a CompressAI bmshj2018-factorized model you imported (aecodec import compressai)"),
-    CodecInfo(
-        name="signal", codec_id=2, weights="signal.safetensors", family="signal", qualities=(1,),
-        default_quality=1, loader="aecodec.codecs.signal:load", kind="array", fractional=False, effort=False,
-        description="error-bounded float arrays (time series, sensor data): dense autoencoder + residual, .npy in"),
-)
-
+CODECS: list[CodecInfo] = [
+    CodecInfo("hyperprior-ctx-pf3", "postfilter", "hyperprior_ctx_pf3.safetensors", base="hyperprior-ctx",
+              default=True, published_id=10,
+              description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with hyperprior-ctx-pf2's "
+                          "filter grown by two more residual blocks and trained on"),
+    CodecInfo("hyperprior-ctx-pf2", "postfilter", "hyperprior_ctx_pf2.safetensors", base="hyperprior-ctx",
+              published_id=9,
+              description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with hyperprior-ctx-pf's "
+                          "filter grown by three residual blocks and trained on"),
+    CodecInfo("hyperprior-ctx-pf", "postfilter", "hyperprior_ctx_pf.safetensors", base="hyperprior-ctx",
+              description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with an enhancement filter "
+                          "after the synthesis: +0.06 to +0.43 dB at the same size (Kodak BD-rate -6.3%)"),
+    CodecInfo("hyperprior-ctx", "context", "hyperprior_ctx.safetensors", base="hyperprior",
+              description="the hyperprior plus a checkerboard context model (half the latents predicted from the other "
+                          "half, two-pass decoding): the same pixels as hyperprior in 0.5-3.7% fewer bytes"),
+    CodecInfo("hyperprior", "hyperprior", "hyperprior.safetensors",
+              description="variable-rate mean-scale hyperprior (GDN, gain units), MSE-trained"),
+    CodecInfo("hyperprior-msssim", "hyperprior", "hyperprior_msssim.safetensors", published_id=4,
+              description="the hyperprior fine-tuned for MS-SSIM (lambda x (1 - MS-SSIM) + bpp)"),
+    CodecInfo("vqvae", "vqvae", "vqvae.safetensors", base="hyperprior",
+              description="VQ-VAE: hyperprior transforms, entropy-constrained vector quantization of latent pairs, "
+                          "constriction-coded indices under hyper-latent-conditioned priors"),
+    CodecInfo("compressai-hyperprior", "compressai-hyperprior", "",
+              description="a CompressAI bmshj2018-hyperprior or mbt2018-mean model you imported (aecodec import "
+                          "compressai): its transforms, exact integer entropy parameters"),
+    CodecInfo("compressai-factorized", "compressai-factorized", "",
+              description="a CompressAI bmshj2018-factorized model you imported (aecodec import compressai)"),
+    CodecInfo("signal", "signal", "signal.safetensors", default=True,
+              description="error-bounded float arrays (time series, sensor data): dense autoencoder + residual, .npy in"),
+]
 
 # CompressAI zoo architectures ``aecodec import compressai`` reads (aecodec.codecs.imported) -> their codec
 COMPRESSAI_ARCHS: dict[str, str] = {
@@ -128,28 +129,46 @@ COMPRESSAI_ARCHS: dict[str, str] = {
 }
 
 
-def _check_registry() -> None:
-    names = [c.name for c in CODECS]
-    ids = [c.codec_id for c in CODECS]
-    if len(set(names)) != len(names) or len(set(ids)) != len(ids):
-        raise RuntimeError("duplicate codec name or id in the registry")
-    if sum(c.default for c in CODECS) != 1:
-        raise RuntimeError("exactly one codec must be marked default")
-    if any(c.base is not None and c.base not in names for c in CODECS):
-        raise RuntimeError("a codec declares an unknown base")
+def _check(codecs: list[CodecInfo]) -> None:
+    names = [c.name for c in codecs]
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate codec name in the registry")
+    for c in codecs:
+        a = ARCHITECTURES.get(c.arch)
+        if a is None:
+            raise ValueError(f"codec {c.name!r}: unknown architecture {c.arch!r}")
+        if c.published_id and c.published_id not in (a.codec_id, *a.legacy_ids):
+            raise ValueError(f"codec {c.name!r}: id {c.published_id} is not one of architecture {a.name!r}'s")
+        if c.base is not None and c.base not in names:
+            raise ValueError(f"codec {c.name!r} declares an unknown base {c.base!r}")
+    ids = [a.codec_id for a in ARCHITECTURES.values()] + [i for a in ARCHITECTURES.values() for i in a.legacy_ids]
+    if len(set(ids)) != len(ids):
+        raise ValueError("duplicate codec id in the registry")
+    for kind in ("image", "array"):
+        if sum(c.default for c in codecs if c.kind == kind) != 1:
+            raise ValueError(f"exactly one {kind} codec must be marked default")
 
 
-_check_registry()
+_check(CODECS)
+
+
+def register(info: CodecInfo) -> None:
+    """Add a weights variant (a file of an existing architecture, by absolute path or a name in
+    ``WEIGHTS_DIR``): from then on ``--codec NAME`` encodes with it and its files decode without --weights."""
+    if info.default:
+        raise ValueError("a registered variant cannot replace the shipped default")
+    _check(CODECS + [info])
+    CODECS.append(info)
 
 
 def list_codecs(kind: str | None = None) -> list[CodecInfo]:
-    """Registered codecs (of one ``kind``, "image" or "array", when given), the default first."""
-    ordered = sorted(CODECS, key=lambda c: not c.default)
+    """Registered codecs (of one ``kind``, "image" or "array", when given), the image default first."""
+    ordered = sorted(CODECS, key=lambda c: not (c.default and c.kind == "image"))
     return [c for c in ordered if kind is None or c.kind == kind]
 
 
-def default_codec() -> CodecInfo:
-    return next(c for c in CODECS if c.default)
+def default_codec(kind: str = "image") -> CodecInfo:
+    return next(c for c in CODECS if c.default and c.kind == kind)
 
 
 def get_codec(name: str | None) -> CodecInfo:
@@ -162,54 +181,21 @@ def get_codec(name: str | None) -> CodecInfo:
     raise UnknownCodecError(f"unknown codec {name!r} (available: {names})")
 
 
-def codec_by_id(codec_id: int) -> CodecInfo:
-    for info in CODECS:
-        if info.codec_id == codec_id:
-            return info
+def architecture_of_id(codec_id: int) -> Architecture:
+    for a in ARCHITECTURES.values():
+        if codec_id == a.codec_id or codec_id in a.legacy_ids:
+            return a
     raise ModelMismatchError(f"bitstream uses codec id {codec_id}, which this aecodec does not know "
                              "(written by a newer version?)")
 
 
-def codec_of_weights(path: str | Path, name: str | None = None) -> CodecInfo:
-    """The codec a weights file belongs to: the one it names in its metadata, else ``name`` when its family
-    fits, else the first registered codec of its family."""
-    meta = weights_metadata(path)
-    if meta.get("codec"):
-        info = get_codec(meta["codec"])
-        if name is not None and name != info.name:
-            raise ModelMismatchError(f"{Path(path).name} holds weights of codec {info.name!r}, not {name!r}")
-        return info
-    if name is not None:
-        info = get_codec(name)
-        check_weights(info, Path(path))
-        return info
-    for info in CODECS:
-        if info.family == meta["family"]:
-            return info
-    raise ModelMismatchError(f"{Path(path).name}: unknown weights family {meta['family']!r}")
+def variants_of(arch: Architecture) -> list[CodecInfo]:
+    """The registered variants of an architecture, the ones with shipped weights first."""
+    return sorted((c for c in CODECS if c.arch == arch.name), key=lambda c: not c.weights)
 
 
-def check_weights(info: CodecInfo, path: Path) -> None:
-    """Refuse a weights file of another family than ``info``'s (a clean error, before any tensor is read)."""
-    meta = weights_metadata(path)
-    if meta["family"] != info.family or meta.get("codec", info.name) != info.name:
-        raise ModelMismatchError(f"{path.name} holds {meta.get('codec') or meta['family']} weights, which codec "
-                                 f"{info.name!r} cannot use")
-
-
-@lru_cache(maxsize=None)
-def _load(name: str, device: str, path: Path, digest: bytes):
-    """Import the codec's loader and call it; a dependent codec gets its loaded base codec, after the hash its
-    weights file pins has been checked against the base's installed weights."""
-    info = get_codec(name)
-    module, func = info.loader.split(":")
-    loader = getattr(importlib.import_module(module), func)
-    if info.base is None:
-        return loader(path, device)
-    base = get_codec(info.base)
-    want = weights_metadata(path).get("base_sha256", "")
-    have = file_hash(base.weights_path).hex()
-    if want != have:
-        raise ModelMismatchError(f"{path.name} was trained for other {base.name} weights (sha256 {want[:16]}...) "
-                                 f"than the installed ones ({have[:16]}...)")
-    return loader(path, device, base.load(device))
+def architecture_of_family(family: str) -> Architecture:
+    for a in ARCHITECTURES.values():
+        if a.family == family:
+            return a
+    raise ModelMismatchError(f"unknown weights family {family!r}")

@@ -16,7 +16,7 @@ from typing import Iterator
 import click
 
 import aecodec
-import aecodec.codecs.weights
+import aecodec.codecs.weights_file
 from aecodec.errors import EXIT_CODES, AecError, AecWarning, InputImageError, OutputError
 from aecodec.registry import COMPRESSAI_ARCHS
 
@@ -517,8 +517,8 @@ def import_compressai(checkpoint: Path, arch: str, output: Path, force: bool) ->
         from aecodec.codecs.imported import import_compressai as run
 
         _check_output(output, force)
-        run(checkpoint, arch, output)
-        meta = aecodec.codecs.weights.weights_metadata(output)
+        run(checkpoint, arch, output, COMPRESSAI_ARCHS[arch])
+        meta = aecodec.codecs.weights_file.weights_metadata(output)
         click.echo(f"wrote {output}: {arch} N={meta['N']} M={meta['M']} (codec {meta['codec']}), from "
                    f"{checkpoint.name} sha256 {meta['source_sha256'][:16]}...; use it with --weights {output}")
     _run(body)
@@ -603,5 +603,24 @@ def train(ctx: click.Context) -> None:
     _train_command().main(ctx.args, prog_name="aecodec train", standalone_mode=True)
 
 
+def run() -> None:
+    """The ``aecodec`` program: the command line, then an exit that skips the interpreter's teardown. Every
+    output is complete and closed by then (written atomically, worker processes joined); what is skipped is
+    PyTorch's own teardown, about half a second of every short command."""
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from ..codecs.weights import WEIGHTS_DIR
+from ..registry import WEIGHTS_DIR
 from .models import ConvAE
 
 WEIGHTS = WEIGHTS_DIR / "denoiser.safetensors"

@@ -1,11 +1,11 @@
 """CompressAI models as aecodec codecs, with parsing that is exact on every machine.
 
 CompressAI computes the entropy parameters of its hyperprior models with float convolutions, so a decoder on
-another machine (GPU vs CPU, another thread count) can pick another CDF for a symbol and decode garbage (its
-issues 235, 279, 309, 320). ``import_compressai`` turns a CompressAI state_dict of ``bmshj2018-factorized``,
+another machine (GPU vs CPU, another thread count) can pick another CDF for a symbol and decode garbage. ``import_compressai`` turns a CompressAI state_dict of ``bmshj2018-factorized``,
 ``bmshj2018-hyperprior`` or ``mbt2018-mean`` (any N and M) into an aecodec weights file:
 
-- the transforms (``g_a``, ``g_s``, ``h_a``) as fp32, CompressAI's own modules, so pixels are CompressAI's;
+- the transforms (``g_a``, ``g_s``, ``h_a``) as fp32, run as the same modules as CompressAI's, so pixels are
+  CompressAI's;
 - the hyper-synthesis ``h_s`` as fixed-point integers (``aecodec.coding.fixedpoint``), evaluated exactly;
 - CompressAI's own quantized CDF tables (from its ``update()``), the bottleneck medians and the scale
   thresholds, all as integers.
@@ -23,6 +23,7 @@ import json
 import pickle
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -30,22 +31,36 @@ from torch import Tensor, nn
 from ..coding.fixedpoint import FRAC_A, IntHyperSynthesis, to_fixed
 from ..coding.rans import RansCoder
 from ..coding.tables import CdfTable, table_from_tensors, table_tensors
-from ..contract import Coded
-from ..errors import FormatError, ModelMismatchError
-from ..registry import COMPRESSAI_ARCHS
-from . import inference, weights
-from .hyperprior import HyperpriorCodec, crop_latent, thread_invariant
+from ..errors import ModelMismatchError
+from ..models.hyperprior import analysis, hyper_analysis, synthesis
+from . import weights_file
+from .composed import ComposedCodec
+from .gains import UnitGains
+from .latents import FactorizedLatents, GaussianLatents, HyperPath
+from .transforms import Transforms
 
-# architecture -> CompressAI's class (the registry maps each to its aecodec codec)
-CLASSES = {"bmshj2018-factorized": "FactorizedPrior", "bmshj2018-hyperprior": "ScaleHyperprior",
-           "mbt2018-mean": "MeanScaleHyperprior"}
+
+
+class Arch(NamedTuple):
+    """How a CompressAI zoo architecture maps onto this project's parts."""
+
+    compressai_class: str
+    layout: str  # of the hyper-synthesis' output (``aecodec.codecs.latents.HyperPath``); "" = no hyperprior
+    activation: type[nn.Module] = nn.ReLU  # of the hyper-analysis
+    abs_input: bool = False  # the hyper-analysis sees |y|
+
+
+# the architectures ``aecodec import compressai`` reads (the registry names the codec each becomes)
+ARCHS = {"bmshj2018-factorized": Arch("FactorizedPrior", ""),
+         "bmshj2018-hyperprior": Arch("ScaleHyperprior", "scale", nn.ReLU, True),
+         "mbt2018-mean": Arch("MeanScaleHyperprior", "scale_mean", nn.LeakyReLU)}
 _BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")  # update() results: recomputed here
 
 
 def _network(arch: str, N: int, M: int) -> nn.Module:
     from compressai import models
 
-    return getattr(models, CLASSES[arch])(N, M)
+    return getattr(models, ARCHS[arch].compressai_class)(N, M)
 
 
 def _state_dict(obj) -> dict[str, Tensor]:
@@ -62,8 +77,8 @@ def _state_dict(obj) -> dict[str, Tensor]:
 def read_checkpoint(path: Path, arch: str) -> tuple[nn.Module, bytes]:
     """Checkpoint file -> (the CompressAI network of ``arch`` with its weights, the file's SHA-256). Tensors
     only: the file is read with ``weights_only``, so a checkpoint cannot run code."""
-    if arch not in CLASSES:
-        raise ModelMismatchError(f"unknown architecture {arch!r} (importable: {', '.join(CLASSES)})")
+    if arch not in ARCHS:
+        raise ModelMismatchError(f"unknown architecture {arch!r} (importable: {', '.join(ARCHS)})")
     try:
         data = Path(path).read_bytes()
     except OSError as e:
@@ -101,8 +116,8 @@ def _table(model) -> CdfTable:
     return CdfTable(model._quantized_cdf.int(), model._cdf_length.int(), model._offset.int())
 
 
-def import_compressai(checkpoint: Path, arch: str, out: Path) -> Path:
-    """CompressAI checkpoint -> aecodec weights file at ``out``. Refuses (``ModelMismatchError``) what it cannot
+def import_compressai(checkpoint: Path, arch: str, out: Path, codec: str) -> Path:
+    """CompressAI checkpoint -> aecodec weights file at ``out`` for the registered ``codec``. Refuses (``ModelMismatchError``) what it cannot
     import exactly: an unreadable or other-architecture checkpoint, or a hyper-synthesis whose integer form could
     overflow."""
     net, source = read_checkpoint(checkpoint, arch)
@@ -112,7 +127,7 @@ def import_compressai(checkpoint: Path, arch: str, out: Path) -> Path:
                if k.startswith(("g_a.", "g_s.", "h_a."))}
     tensors["fixed.medians"] = to_fixed(eb.quantiles[:, 0, 1], FRAC_A)
     tensors.update(table_tensors("table.bottleneck", _table(eb)))
-    meta = {"family": "compressai", "codec": COMPRESSAI_ARCHS[arch], "arch": arch, "N": str(net.g_a[0].out_channels),
+    meta = {"family": "compressai", "codec": codec, "arch": arch, "N": str(net.g_a[0].out_channels),
             "M": str(net.g_a[6].out_channels), "source_sha256": source.hex(), "source_name": Path(checkpoint).name}
     if arch != "bmshj2018-factorized":
         try:
@@ -129,122 +144,41 @@ def import_compressai(checkpoint: Path, arch: str, out: Path) -> Path:
     provenance = {"imported_from": Path(checkpoint).name, "source_sha256": source.hex(), "arch": arch,
                   "N": int(meta["N"]), "M": int(meta["M"]),
                   "command": f"aecodec import compressai {Path(checkpoint).name} --arch {arch} -o {Path(out).name}"}
-    return weights.write(Path(out), tensors, meta, provenance)
+    return weights_file.write(Path(out), tensors, meta, provenance)
 
 
-class ImportedCodec:
-    """A CompressAI model loaded from an imported weights file. Implements ``aecodec.contract.ImageCodec``
-    (one quality: CompressAI's models are single-rate)."""
-
-    levels = 1
-
-    def __init__(self, path: Path, device: str = "cpu"):
-        meta = weights.weights_metadata(path)
-        tensors = weights.read_tensors(path)
-        self.arch, self.device = meta["arch"], torch.device(device)
-        self.source_sha256 = meta.get("source_sha256", "")
-        self.model = _network(self.arch, int(meta["N"]), int(meta["M"]))
-        float_params = {k: v.float() for k, v in tensors.items() if k.startswith(("g_a.", "g_s.", "h_a."))}
-        missing, unexpected = nn.Module.load_state_dict(self.model, float_params, strict=False)
-        transforms = [k for k in missing if k.startswith(("g_a.", "g_s.", "h_a."))]
-        if transforms or unexpected:
-            raise ModelMismatchError(f"{Path(path).name} does not fit {self.arch}: {transforms or unexpected}")
-        self.model.eval().to(self.device)
-        fast = inference.available(self.device)  # same pixels at any thread count, faster (codecs.inference)
-        self._fast_g_a = inference.FastSequential(self.model.g_a) if fast else None
-        self._fast_g_s = inference.FastSequential(self.model.g_s) if fast else None
-        self.medians = tensors["fixed.medians"].long()  # [C], FRAC_A fixed point
-        self.bottleneck_coder = RansCoder(table_from_tensors("table.bottleneck", tensors))  # z, or y (factorized)
-        self.factorized = self.arch == "bmshj2018-factorized"
-        if not self.factorized:
-            try:
-                self.h_s = IntHyperSynthesis.from_tensors("fixed.h_s", tensors, json.loads(meta["h_s"]))
-            except ValueError as e:
-                raise ModelMismatchError(f"{Path(path).name}: integer hyper-synthesis out of range ({e})") from e
-            self.scale_bounds = tensors["fixed.scale_bounds"].long()
-            self.y_coder = RansCoder(table_from_tensors("table.y", tensors))
-            self.means = self.arch == "mbt2018-mean"
-
-    @property
-    def stride(self) -> int:
-        return 16 if self.factorized else 64
-
-    digest = staticmethod(HyperpriorCodec.digest)
-
-    def _median_symbols(self, v: Tensor) -> Tensor:
-        """Float [1, C, h, w] -> integers coded under the per-channel tables: offsets from the medians."""
-        return torch.round(v.cpu().to(torch.float64) - self.medians.view(1, -1, 1, 1) / (1 << FRAC_A)).long()
-
-    def _channel_indexes(self, shape: torch.Size) -> Tensor:
-        return torch.arange(shape[1]).view(1, -1, 1, 1).expand(shape)
-
-    def _parameters(self, z_symbols: Tensor) -> tuple[Tensor, Tensor]:
-        """z symbols -> (scale table indexes, means in FRAC_A fixed point) of the latent, in integers only."""
-        z_hat = z_symbols * (1 << FRAC_A) + self.medians.view(1, -1, 1, 1)
-        params = self.h_s(z_hat)
-        scales, means = params.chunk(2, 1) if self.means else (params, torch.zeros_like(params))
-        idx = torch.searchsorted(self.scale_bounds, scales.reshape(-1).contiguous()).reshape(scales.shape)
-        return idx, means
-
-    @torch.no_grad()
-    def compress_batch(self, x: Tensor, q16: int, effort: int = 0,
-                       crop: tuple[int, int, int, int] | None = None) -> list[Coded]:
-        if effort:
-            raise ValueError("imported CompressAI models take no encoder effort")
-        m = self.model
-        x = x.to(self.device)
-        y = self._fast_g_a(x) if self._fast_g_a is not None else m.g_a(x)
-        if crop is not None:
-            x, y = crop_latent(x, y, crop)
-        z = None if self.factorized else m.h_a(y.abs() if self.arch == "bmshj2018-hyperprior" else y)
-        out = []
-        for b in range(x.shape[0]):
-            if self.factorized:
-                s = self._median_symbols(y[b:b + 1])
-                out.append(Coded([self.bottleneck_coder.encode(s, self._channel_indexes(s.shape))], (self.digest(s),)))
-                continue
-            zs = self._median_symbols(z[b:b + 1])
-            idx, means = self._parameters(zs)
-            ys = torch.round(y[b:b + 1].cpu().to(torch.float64) - means.to(torch.float64) / (1 << FRAC_A)).long()
-            out.append(Coded([self.bottleneck_coder.encode(zs, self._channel_indexes(zs.shape)), self.y_coder.encode(ys, idx)],
-                             (self.digest(zs), self.digest(ys))))
-        return out
-
-    def _parse(self, item: Coded, height: int, width: int) -> Tensor:
-        """One image's streams -> its decoded latent y_hat (float64), every symbol checked."""
-        streams, digests = item
-        m_shape = (1, self.model.g_s[0].in_channels, height // 16, width // 16)
-        if self.factorized:
-            s = self.bottleneck_coder.decode(streams[0], self._channel_indexes(torch.Size(m_shape)))
-            if self.digest(s) != digests[0]:
-                raise FormatError("corrupted .aec payload: latent symbols fail their check")
-            return s.to(torch.float64) + self.medians.view(1, -1, 1, 1).to(torch.float64) / (1 << FRAC_A)
-        n = self.medians.numel()
-        zs = self.bottleneck_coder.decode(streams[0], self._channel_indexes(torch.Size((1, n, height // 64, width // 64))))
-        if self.digest(zs) != digests[0]:
-            raise FormatError("corrupted .aec payload: hyper-latent symbols fail their check")
-        idx, means = self._parameters(zs)
-        ys = self.y_coder.decode(streams[1], idx)
-        if self.digest(ys) != digests[1]:
-            raise FormatError("corrupted .aec payload: latent symbols fail their check")
-        return ys.to(torch.float64) + means.to(torch.float64) / (1 << FRAC_A)
-
-    @torch.no_grad()
-    def decompress_batch(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
-        return self.synthesize(self.decode_latents(items, height, width, q16), q16)
-
-    def decode_latents(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
-        return torch.cat([self._parse(item, height, width) for item in items])
-
-    @torch.no_grad()
-    def synthesize(self, y_hat: Tensor, q16: int) -> Tensor:
-        y_hat = y_hat.float().to(self.device)
-        if self._fast_g_s is not None:
-            return self._fast_g_s(y_hat).clamp_(0, 1)
-        with thread_invariant():
-            return self.model.g_s(y_hat).clamp_(0, 1)
-
-
-def load(path: Path, device: str = "cpu") -> ImportedCodec:
-    """Imported weights file -> a ready ``ImportedCodec``."""
-    return ImportedCodec(path, device)
+def load(path: Path, device: str = "cpu") -> ComposedCodec:
+    """Imported weights file -> a ready codec (one quality: CompressAI's models are single-rate), assembled
+    from this project's parts: the transforms rebuilt with its own layers (the same modules and names as
+    CompressAI's, so decoding loads no CompressAI), the hyper path in integers under CompressAI's tables."""
+    meta = weights_file.weights_metadata(path)
+    tensors = weights_file.read_tensors(path)
+    arch = meta.get("arch", "")
+    if arch not in ARCHS:
+        raise ModelMismatchError(f"{Path(path).name}: unknown CompressAI architecture {arch!r}")
+    N, M = int(meta["N"]), int(meta["M"])
+    device = torch.device(device)
+    spec = ARCHS[arch]
+    model = nn.Module()
+    model.g_a, model.g_s = analysis(N, M), synthesis(N, M)
+    if spec.layout:
+        model.h_a = hyper_analysis(N, M, spec.activation)
+    float_params = {k: v.float() for k, v in tensors.items() if k.startswith(("g_a.", "g_s.", "h_a."))}
+    missing, unexpected = model.load_state_dict(float_params, strict=False)
+    params = {k for k, _ in model.named_parameters()}
+    if unexpected or params.intersection(missing):
+        raise ModelMismatchError(f"{Path(path).name} does not fit {arch}: {sorted(params & set(missing)) or unexpected}")
+    model.eval()
+    medians = tensors["fixed.medians"]  # FRAC_A fixed point
+    bottleneck = table_from_tensors("table.bottleneck", tensors)  # z's tables, or y's (factorized)
+    if not spec.layout:
+        latents = FactorizedLatents(medians, bottleneck)
+    else:
+        try:
+            h_s = IntHyperSynthesis.from_tensors("fixed.h_s", tensors, json.loads(meta["h_s"]))
+        except ValueError as e:
+            raise ModelMismatchError(f"{Path(path).name}: integer hyper-synthesis out of range ({e})") from e
+        hyper = HyperPath(model.h_a.to(device), h_s, bottleneck, tensors["fixed.scale_bounds"],
+                          UnitGains(M, N, device), medians, spec.layout, spec.abs_input)
+        latents = GaussianLatents(hyper, RansCoder(table_from_tensors("table.y", tensors)))
+    return ComposedCodec(Transforms(model.g_a, model.g_s, device), latents, model=model, levels=1)

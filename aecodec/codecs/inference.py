@@ -2,7 +2,7 @@
 
 Why: PyTorch sends a convolution to oneDNN or to its own im2col + GEMM kernels depending on its size, and to
 oneDNN's backward-data kernels when it is transposed; the GEMM sums and oneDNN's transposed sums depend on the
-thread count (``bench/thread_invariance.py``). oneDNN's forward convolutions split the work over outputs only, so
+thread count (``bench/thread_invariance.py``, ``bench/results/thread_invariance.json``). oneDNN's forward convolutions split the work over outputs only, so
 every output is summed in the same order at any thread count (measured at 1-4 threads, tiny to 5000-pixel-wide
 shapes, single images and batches). Here every layer is one of those, called directly so that size never picks
 another kernel:
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from compressai.layers import GDN
 from torch import Tensor, nn
 
 from ..coding.fixedpoint import subpixel_kernel
+from ..models.gdn import GDN
 
 
 def available(device: torch.device) -> bool:

@@ -8,11 +8,16 @@ the loss of hard rounding. The result is still just integer symbols: any decoder
 """
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Callable
+
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from ..coding.fixedpoint import FRAC_A
 from ..models.hyperprior import Hyperprior, bits_per_pixel
+from .gains import Gains
 
 # Effort level -> optimizer iterations. Each iteration is one synthesis forward and backward pass (about
 # 1 s for a 768x512 Kodak image on 2 CPU cores, twice a plain encode). Measured on held-out training photos at
@@ -73,3 +78,23 @@ def refine_latents(model: Hyperprior, x: Tensor, y_g: Tensor, z: Tensor, gains: 
                 y_g.grad, z.grad = torch.autograd.grad(loss, [y_g, z])  # no weight gradients
             opt.step()
     return y_g.detach(), z.detach()
+
+
+class Refiner:
+    """``aecodec.codecs.composed.Refiner`` for a hyperprior codec. The model with its entropy models (the
+    rates refinement optimizes, CompressAI's) is read only when an encode first asks for effort."""
+
+    def __init__(self, read_model: Callable[[], Hyperprior], gains: Gains, device: torch.device):
+        self._read_model, self.gains, self.device = read_model, gains, device
+
+    @cached_property
+    def model(self) -> Hyperprior:
+        return self._read_model().eval().to(self.device)
+
+    def __call__(self, x: Tensor, y_g: Tensor, z: Tensor, quality16: int, effort: int) -> tuple[Tensor, Tensor]:
+        g = self.gains
+        ihg = g.inv_hyper_int(quality16)[None, :, None, None] / (1 << FRAC_A)
+        gains = [t.float().to(self.device) for t in (g.latent(quality16), g.inverse(quality16), ihg)]
+        y_r, z = refine_latents(self.model, x, y_g.float().to(self.device), z, gains, g.lmbda(quality16),
+                                EFFORT_ITERATIONS[effort])
+        return y_r.cpu().to(torch.float64), z

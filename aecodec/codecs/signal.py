@@ -25,7 +25,7 @@ from ..coding.ans import decode_indices, encode_indices, quantize_probabilities
 from ..coding.fixedpoint import ACT_LIMIT, EXACT, FRAC_A, FRAC_W, shift_round, to_fixed
 from ..errors import AecError, FormatError, ModelMismatchError
 from ..models.signal import CODE, WINDOW, SignalAE
-from . import weights
+from . import weights_file
 
 MAX_ALPHABET = 1 << 15  # larger residual ranges fall back to lzma
 
@@ -60,6 +60,7 @@ class SignalCodec:
     """Ready-to-code array codec (``aecodec.contract.ArrayCodec``): parameters, then latents and residuals."""
 
     model: SignalAE
+    window: int = WINDOW  # samples per window: the container records the array as windows of this many
 
     def __post_init__(self):
         self.model.eval()
@@ -150,14 +151,14 @@ def _decode_integers(data: bytes, n: int) -> np.ndarray:
 
 def export(model: SignalAE, path: Path, provenance: dict | None = None) -> Path:
     """Signal autoencoder -> fp16 weights file (the decoder's fixed-point twin is rebuilt from these values)."""
-    return weights.write(path, weights.half(model.state_dict()), {"family": "signal", "codec": "signal"}, provenance)
+    return weights_file.write(path, weights_file.half(model.state_dict()), {"family": "signal", "codec": "signal"}, provenance)
 
 
 def load(path: Path, device: str = "cpu") -> SignalCodec:
     """Weights file -> a ready ``SignalCodec`` (CPU: the network is tiny and integer on the decoder side)."""
     model = SignalAE()
     try:
-        model.load_state_dict({k: v.float() for k, v in weights.read_tensors(path).items()})
+        model.load_state_dict({k: v.float() for k, v in weights_file.read_tensors(path).items()})
     except RuntimeError as e:
         raise ModelMismatchError(f"weights file {path} does not fit the signal autoencoder: {e}") from None
     return SignalCodec(model)

@@ -1,7 +1,7 @@
 """The VQ-VAE codec: the hyperprior's trained transforms, with vector quantization of the latent and
 entropy-coded codebook indices.
 
-Warm start (issue 7's economical route): ``g_a``/``g_s`` and the hyper-prior are the shipped ``hyperprior``
+Warm start: ``g_a``/``g_s`` and the hyper-prior are the shipped ``hyperprior``
 model's. At quality level ``q`` the latent is gained as in that model and its predicted mean is removed; the
 residual is cut into pairs of channels, and each pair is vector-quantized with the codebook of its *class*: the
 larger of the two channels' predicted scale indices, in buckets of four (so a prior conditioned on the
@@ -27,7 +27,9 @@ from ..coding.ans import CategoricalCoder
 from ..coding.fixedpoint import FRAC_A
 from ..contract import Coded
 from ..errors import FormatError
-from . import weights
+from . import weights_file
+from .composed import ComposedCodec
+from .latents import HyperPath, Side, digest
 
 GROUP = 2  # channels per vector
 BUCKET = 4  # scale indices per class
@@ -68,23 +70,31 @@ def ec_assign(v: Tensor, cls: Tensor, book_and_bits: Callable[[int], tuple[Tenso
 
 
 @torch.no_grad()
-def latent_pairs(hp, y: Tensor, hq16: int, top: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def latent_pairs(hyper: HyperPath, y: Tensor, hq16: int, top: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Analysis latent [1, M, h, w] at hyperprior quality ``hq16`` -> (integer z, mean-removed gained channel
     pairs [n, 2] float64, their classes [n] clamped to ``top``, gained means [1, M, h, w] in FRAC_A fixed
     point): what the encoder quantizes, shared by the codec, its training and its measurements."""
-    side = hp.side_of(hp.hyper_latent(y, hq16), hq16)
-    v = hp.offsets(y, hp.latent_gain(hq16), side)
-    return side.z_hat, pair_vectors(v), classes_of(side.idx).clamp(max=top), side.mu_g
+    side = hyper.side(hyper.symbols(hyper.latent(y, hq16)), hq16)
+    return side.z_symbols, pair_vectors(residuals(y, hyper, side, hq16)), \
+        classes_of(side.scale_index).clamp(max=top), side.mean
 
 
-class VQCodec:
-    """Ready-to-code VQ codec (``aecodec.contract.ImageCodec``): ``levels[q - 1]`` is the hyperprior gain level
-    of quality ``q``."""
+def residuals(y: Tensor, hyper: HyperPath, side: Side, hq16: int) -> Tensor:
+    """Latent [1, M, h, w] -> gained and mean-removed (float64): what the vector quantizer codes."""
+    return y.cpu().to(torch.float64) * hyper.gains.latent(hq16) - side.mean.to(torch.float64) / (1 << FRAC_A)
 
 
-    def __init__(self, hp, levels: list[int], books: dict[tuple[int, int], Tensor],
+class VQLatents:
+    """The latent coder of the VQ codec (``aecodec.codecs.latents``): z as the hyperprior codes it, then channel
+    pairs as codebook indices under class priors. ``levels[q - 1]`` is the hyperprior gain level of quality
+    ``q``."""
+
+    streams = 2
+    downsampling = 4
+
+    def __init__(self, hyper: HyperPath, levels: list[int], books: dict[tuple[int, int], Tensor],
                  freqs: dict[tuple[int, int], np.ndarray]):
-        self.hp, self.model, self.levels = hp, hp.model, levels
+        self.hyper, self.levels = hyper, levels
         # classes never seen in training at a quality share the codebook of the highest class that was
         self.top = {q: max(c for (qq, c) in books if qq == q) for q in range(1, len(levels) + 1)}
         self.books = books  # (quality, class) -> int64 [K, 2], FRAC_A fractional bits
@@ -93,14 +103,11 @@ class VQCodec:
         # one ANS stream per tile: each class's indices (in latent order) under its prior, classes in order
         self.coders = {q: CategoricalCoder([freqs[(q, c)] for c in range(self.top[q] + 1)]) for q in self.top}
 
-    @property
-    def stride(self) -> int:
-        return self.hp.stride
-
-    def _level(self, q16: int) -> tuple[int, int]:
-        q, frac = divmod(q16, 16)
+    def level(self, quality16: int) -> tuple[int, int]:
+        """quality16 -> (whole quality, the hyperprior quality16 it codes at)."""
+        q, frac = divmod(quality16, 16)
         if frac or not 1 <= q <= len(self.levels):
-            raise FormatError(f"vqvae qualities are whole numbers 1..{len(self.levels)}, not {q16 / 16}")
+            raise FormatError(f"vqvae qualities are whole numbers 1..{len(self.levels)}, not {quality16 / 16}")
         return q, 16 * (self.levels[q - 1] + 1)
 
     def nearest(self, q: int, cls: Tensor, v: Tensor) -> Tensor:
@@ -109,55 +116,37 @@ class VQCodec:
             return self.books_float[(q, c)], torch.from_numpy(16 - np.log2(self.freqs[(q, c)].astype(np.float64)))
         return ec_assign(v, cls, book_and_bits)
 
-    def compress(self, x: Tensor, q16: int, effort: int = 0) -> Coded:
-        """One padded image [1, 3, H, W] -> ([z stream, index stream], (z digest, index digest))."""
-        return self.compress_batch(x, q16, effort)[0]
-
-    def decompress(self, streams: list[bytes], height: int, width: int, q16: int,
-                   digests: tuple[int, ...]) -> Tensor:
-        return self.decompress_batch([Coded(streams, digests)], height, width, q16)
-
-    @torch.no_grad()
-    def compress_batch(self, x: Tensor, q16: int, effort: int = 0,
-                       crop: tuple[int, int, int, int] | None = None) -> list[Coded]:
-        if effort:
-            raise ValueError("vqvae has no encoder effort levels (use effort 0)")
-        q, hq16 = self._level(q16)
-        hp = self.hp
-        x, y, z, g = hp.analyze(x, hq16, crop)
+    def encode(self, y: Tensor, quality16: int, refine=None) -> list[Coded]:
+        q, hq16 = self.level(quality16)
+        z = self.hyper.latent(y, hq16)
         results = []
-        for b in range(x.shape[0]):
-            z_stream, side = hp.code_hyper(z[b:b + 1], hq16)
-            cls = classes_of(side.idx).clamp(max=self.top[q])
-            codes = self.nearest(q, cls, pair_vectors(hp.offsets(y[b:b + 1], g, side)))
+        for b in range(y.shape[0]):
+            z_stream, side = self.hyper.encode(z[b:b + 1], hq16)
+            cls = classes_of(side.scale_index).clamp(max=self.top[q])
+            codes = self.nearest(q, cls, pair_vectors(residuals(y[b:b + 1], self.hyper, side, hq16)))
             stream = self.coders[q].encode(codes.numpy(), cls.numpy())
-            results.append(Coded([z_stream, stream], (hp.digest(side.z_hat), hp.digest(codes))))
+            results.append(Coded([z_stream, stream], (digest(side.z_symbols), digest(codes))))
         return results
 
-    @torch.no_grad()
-    def decompress_batch(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
-        return self.synthesize(self.decode_latents(items, height, width, q16), q16)
+    def decode(self, item: Coded, shape: tuple[int, int], quality16: int) -> Tensor:
+        """One image's streams -> its decoded gained latent, float64: codebook vectors plus the hyperprior's
+        means."""
+        q, hq16 = self.level(quality16)
+        h, w = shape
+        side = self.hyper.decode(item.streams[0], item.digests[0], (h // 4, w // 4), hq16)
+        cls = classes_of(side.scale_index).clamp(max=self.top[q])
+        codes = torch.from_numpy(self.coders[q].decode(item.streams[1], cls.numpy()))
+        if digest(codes) != item.digests[1]:
+            raise FormatError("corrupted .aec payload: codebook indices fail their check")
+        vecs = torch.zeros(len(codes), GROUP, dtype=torch.int64)
+        for c in torch.unique(cls).tolist():
+            sel = cls == c
+            vecs[sel] = self.books[(q, c)][codes[sel]]
+        return (unpair(vecs, side.scale_index.shape) + side.mean).to(torch.float64) / (1 << FRAC_A)
 
-    def synthesize(self, y_hat_g: Tensor, q16: int) -> Tensor:
-        """Decoded gained latents -> pixels, through the base's synthesis at this level's hyperprior quality."""
-        return self.hp.synthesize(y_hat_g, self._level(q16)[1])
-
-    def decode_latents(self, items: list[Coded], height: int, width: int, q16: int) -> Tensor:
-        """The decoded (gained) latents [B, M, h, w], float64: codebook vectors plus the hyperprior's means."""
-        q, hq16 = self._level(q16)
-        y_hats = []
-        for streams, digests in items:
-            _, _, idx, mu_g = self.hp.parse_hyper(streams[0], digests[0], height, width, hq16)
-            cls = classes_of(idx).clamp(max=self.top[q])
-            codes = torch.from_numpy(self.coders[q].decode(streams[1], cls.numpy()))
-            if self.hp.digest(codes) != digests[1]:
-                raise FormatError("corrupted .aec payload: codebook indices fail their check")
-            vecs = torch.zeros(len(codes), GROUP, dtype=torch.int64)
-            for c in torch.unique(cls).tolist():
-                sel = cls == c
-                vecs[sel] = self.books[(q, c)][codes[sel]]
-            y_hats.append((unpair(vecs, idx.shape) + mu_g).to(torch.float64) / (1 << FRAC_A))
-        return torch.cat(y_hats)
+    def to_synthesis(self, y_hat: Tensor, quality16: int, device: torch.device) -> Tensor:
+        """Through the base's inverse gain at this level's hyperprior quality."""
+        return y_hat.float().to(device) * self.hyper.gains.inverse(self.level(quality16)[1])
 
 
 def export(path: Path, base_hash: str, levels: list[int], books: dict, freqs: dict,
@@ -169,18 +158,19 @@ def export(path: Path, base_hash: str, levels: list[int], books: dict, freqs: di
         tensors[f"book.{q}.{c}"] = b.to(torch.int32).contiguous()
         tensors[f"freq.{q}.{c}"] = torch.from_numpy(np.asarray(freqs[(q, c)], dtype=np.int32))
     meta = {"family": "vqvae", "base_sha256": base_hash, "levels": json.dumps(levels)}
-    return weights.write(path, tensors, meta, provenance)
+    return weights_file.write(path, tensors, meta, provenance)
 
 
-def load(path: Path, device: str, base) -> VQCodec:
-    """Codebook file -> a ready ``VQCodec`` over ``base``, the loaded hyperprior it was trained for (the
-    registry checks the pinned hash)."""
-    meta = weights.weights_metadata(path)
+def load(path: Path, device: str, base: ComposedCodec) -> ComposedCodec:
+    """Codebook file -> the loaded hyperprior ``base`` it was trained for (its pinned hash checked by the caller)
+    with the codebooks as its latent coder; no encoder effort."""
+    meta = weights_file.weights_metadata(path)
     books, freqs = {}, {}
-    for k, v in weights.read_tensors(path).items():
+    for k, v in weights_file.read_tensors(path).items():
         kind, q, c = k.split(".")
         if kind == "book":
             books[(int(q), int(c))] = v.long()
         else:
             freqs[(int(q), int(c))] = v.numpy().astype(np.int64)
-    return VQCodec(base, json.loads(meta["levels"]), books, freqs)
+    latents = VQLatents(base.latents.hyper, json.loads(meta["levels"]), books, freqs)
+    return ComposedCodec(base.transforms, latents, model=base.model, levels=len(latents.levels))

@@ -2,16 +2,19 @@
 
 Tables are built once, when weights are exported, from the trained entropy models, and stored in the weights
 file as int32: the decoder never evaluates a float density to parse, so parsing cannot depend on the machine.
+Building them uses CompressAI's entropy models and CDF quantizer, imported only then; reading them needs nothing.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-from compressai._CXX import pmf_to_quantized_cdf
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from compressai.entropy_models import EntropyBottleneck
 
 PRECISION = 16  # CDF precision in bits (CompressAI's rANS default)
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
@@ -34,6 +37,8 @@ class CdfTable:
 
 
 def _quantize_pmfs(pmfs: list[Tensor], tails: list[float], offsets: list[int]) -> CdfTable:
+    from compressai._CXX import pmf_to_quantized_cdf
+
     rows = [pmf_to_quantized_cdf(p.tolist() + [t], PRECISION) for p, t in zip(pmfs, tails)]
     width = max(len(r) for r in rows)
     cdfs = torch.zeros(len(rows), width, dtype=torch.int32)
@@ -49,7 +54,7 @@ def scale_table() -> Tensor:
 
 
 @torch.no_grad()
-def gaussian_tables(gc: GaussianConditional | None = None) -> CdfTable:
+def gaussian_tables() -> CdfTable:
     """One zero-mean discretized Gaussian per scale of ``scale_table()``."""
     scales = scale_table()
     tables, tails, offsets = [], [], []

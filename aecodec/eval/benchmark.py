@@ -23,7 +23,8 @@ from tqdm import tqdm
 from .baselines import BASELINES
 from ..errors import UnknownCodecError
 from .metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
-from ..registry import codec_of_weights, get_codec, list_codecs
+from ..registry import get_codec, list_codecs
+from ..variants import resolve
 
 
 @dataclass
@@ -54,7 +55,7 @@ def parse_spec(spec: str) -> tuple[str, int, str | None]:
     if name == "weights" and option:
         if not Path(option).is_file():
             raise UnknownCodecError(f"bad codec spec {spec!r}: no weights file {option}")
-        return codec_of_weights(option).name, 0, option
+        return resolve(None, option).name, 0, option
     if not option:
         return name, 0, None
     if name in BASELINES or not option.startswith("effort") or not option[len("effort"):].isdigit():

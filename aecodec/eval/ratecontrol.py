@@ -16,7 +16,7 @@ from ..api import decode, encode
 from ..errors import AecError, AecWarning
 from ..image import open_image
 from .metrics import psnr as psnr_db
-from ..registry import codec_of_weights, get_codec
+from ..variants import resolve
 
 
 def _bisect(lo: int, hi: int, ok) -> int | None:
@@ -41,7 +41,7 @@ def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = Non
     lowers the rate and barely moves PSNR, so a size target still holds)."""
     if sum(t is not None for t in (bpp, max_bytes, psnr)) != 1:
         raise AecError("give exactly one of bpp, max_bytes, psnr")
-    info = codec_of_weights(weights, codec) if weights else get_codec(codec)
+    info = resolve(codec, weights)
     im = open_image(image)
     lo, hi = 16 * min(info.qualities), 16 * max(info.qualities)
     cache: dict[int, bytes] = {}

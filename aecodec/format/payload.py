@@ -4,7 +4,7 @@ Stream order (docs/format.md): each tile's streams in row-major tile order (``st
 the alpha plane when the image has one, then the *check*: big-endian CRC-32s of the header fields and of each
 other stream's symbols (a codec's digests), so damage is caught before or as it is decoded. Arrays: a JSON
 parameter stream, the codec's streams, then the check over their bytes. One writer (``seal``) and one reader
-(``open_checked``) serve every codec. Torch-free: ``aecodec info`` and the Pillow plugin's open use it.
+(``open_checked``) serve every codec. Bytes only: no codec, model or registry is known here.
 """
 from __future__ import annotations
 
@@ -12,12 +12,8 @@ import json
 import math
 import struct
 import zlib
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from ..errors import FormatError, ModelMismatchError
-from ..codecs.weights import weights_metadata
-from ..registry import CodecInfo, codec_by_id
+from ..errors import FormatError
 from . import container
 from .container import Container
 
@@ -87,72 +83,3 @@ def read_params(data: bytes) -> dict:
     if not ok:
         raise FormatError("corrupted array parameters")
     return p
-
-
-def codec_of(c: Container, weights: str | Path | None = None) -> CodecInfo:
-    """The registered codec of a parsed container, checked against the weights that will decode it: the
-    shipped file, or a ``weights`` file given for it."""
-    info = codec_by_id(c.codec_id)
-    have = info.hash_of(weights)
-    if c.weights_hash != have:
-        where = f"the weights file {Path(weights).name}" if weights else "the installed weights"
-        raise ModelMismatchError(
-            f"this file was made with other weights of codec {info.name!r} (hash {c.weights_hash.hex()}) than "
-            f"{where} (hash {have.hex()}): decode it with --weights FILE (the file it was made with)")
-    if not 16 * min(info.qualities) <= c.quality16 <= 16 * max(info.qualities):
-        raise FormatError(f"invalid quality {c.quality} for codec {info.name!r}")
-    return info
-
-
-@dataclass
-class FileInfo:
-    """What ``aecodec info`` prints."""
-
-    codec: str
-    codec_id: int
-    weights_hash: str
-    quality: float
-    width: int
-    height: int
-    mode: str
-    tiles: int
-    bytes: int
-    bpp: float
-    compression_ratio: float  # raw size (8-bit samples, or the array's bytes) over file size
-    decodable: bool  # False when this installation lacks the codec or its exact weights
-    array: dict | None = None  # arrays (mode F): shape, dtype, error bound; then bpp is bits per value
-    imported: dict | None = None  # the given weights file's origin: CompressAI arch, N, M, source SHA-256
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def inspect(data: bytes, weights: str | Path | None = None) -> FileInfo:
-    """Header facts and rate of .aec bytes (validated, not decoded); works for files of codecs or weights
-    this installation lacks (``decodable`` says whether it, or the given ``weights`` file, can decode it)."""
-    c = container.unpack(bytes(data))
-    try:
-        name = codec_by_id(c.codec_id).name
-    except ModelMismatchError:
-        name = f"unknown (id {c.codec_id})"
-    try:
-        codec_of(c, weights)
-        decodable = True
-    except ModelMismatchError:
-        decodable = False
-    imported = None
-    if weights and decodable:
-        meta = weights_metadata(weights)
-        if "source_sha256" in meta:
-            imported = {k: meta[k] for k in ("arch", "N", "M", "source_sha256", "source_name") if k in meta}
-    pixels = c.width * c.height
-    if c.mode == "F" and c.streams:
-        p = read_params(c.streams[0])
-        values = max(1, p["n"])
-        raw = values * (4 if p["dtype"] == "float32" else 8)
-        return FileInfo(name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode, 1,
-                        len(data), 8 * len(data) / values, raw / len(data), decodable,
-                        {"shape": p["shape"], "dtype": p["dtype"], "error_bound": p["bound"]})
-    return FileInfo(name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode,
-                    len(tiles(c.width, c.height, c.tile)), len(data), 8 * len(data) / pixels,
-                    3 * pixels / len(data), decodable, imported=imported)

@@ -11,12 +11,10 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import torch
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
-from compressai.layers import GDN
 from torch import Tensor, nn
-
 from torch.utils.checkpoint import checkpoint_sequential
-from .auxt import linear_analysis, linear_synthesis
+
+from .gdn import GDN
 
 # CompressAI's zoo lambdas for MSE q1..q8: the training range of the quality levels.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -29,15 +27,15 @@ class HyperpriorConfig:
     N: int = 128
     M: int = 256
     lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
-    aux_transform: bool = False  # linear wavelet shortcuts beside g_a and g_s (aecodec.models.auxt)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "HyperpriorConfig":
-        return cls(N=int(d["N"]), M=int(d["M"]), lambdas=tuple(float(v) for v in d["lambdas"]),
-                   aux_transform=bool(d.get("aux_transform", False)))
+        if d.get("aux_transform"):
+            raise ValueError("linear shortcut transforms (aux_transform) are no longer supported")
+        return cls(N=int(d["N"]), M=int(d["M"]), lambdas=tuple(float(v) for v in d["lambdas"]))
 
 
 def bits_per_pixel(likelihoods: dict[str, Tensor], num_pixels: int) -> Tensor:
@@ -54,39 +52,50 @@ def deconv(cin: int, cout: int, k: int = 5, s: int = 2) -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(cin, cout, k, stride=s, padding=k // 2, output_padding=s - 1)
 
 
+def analysis(N: int, M: int) -> nn.Sequential:
+    """Ballé et al.'s g_a (four stride-2 5x5 convolutions with GDN between): CompressAI's too, same names."""
+    return nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
+
+
+def synthesis(N: int, M: int) -> nn.Sequential:
+    """The mirror of ``analysis``: transposed convolutions with inverse GDN."""
+    return nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
+                         deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
+
+
+def hyper_analysis(N: int, M: int, activation: type[nn.Module] = nn.LeakyReLU) -> nn.Sequential:
+    """h_a: latent -> hyper-latent (two more stride-2 downsamplings)."""
+    return nn.Sequential(conv(M, N, 3, 1), activation(inplace=True), conv(N, N), activation(inplace=True),
+                         conv(N, N))
+
+
 def ste_round(x: Tensor) -> Tensor:
     """Round in the forward pass, identity gradient in the backward pass."""
     return x + (torch.round(x) - x).detach()
 
 
 class Hyperprior(nn.Module):
-    """Transforms and entropy models; coding itself lives in ``aecodec.codecs.hyperprior``."""
+    """Transforms, gains and (for training) the entropy models; coding itself lives in ``aecodec.codecs``.
+    Decoders build it with ``entropy_models=False``: they parse under stored integer tables, and CompressAI
+    (whose entropy models these are) then stays unloaded."""
 
     stride = 64  # 4 downsamplings in g_a, 2 more in h_a
 
-    def __init__(self, config: HyperpriorConfig = HyperpriorConfig()):
+    def __init__(self, config: HyperpriorConfig = HyperpriorConfig(), entropy_models: bool = True):
         super().__init__()
         self.config = config
         N, M, L = config.N, config.M, len(config.lambdas)
-        self.g_a = nn.Sequential(
-            conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M)
-        )
-        self.g_s = nn.Sequential(
-            deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
-            deconv(N, N), GDN(N, inverse=True), deconv(N, 3),
-        )
-        self.h_a = nn.Sequential(
-            conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N), nn.LeakyReLU(inplace=True), conv(N, N)
-        )
+        self.g_a, self.g_s, self.h_a = analysis(N, M), synthesis(N, M), hyper_analysis(N, M, nn.LeakyReLU)
         # ReLU only: exact in integer arithmetic (aecodec.coding.fixedpoint mirrors this structure).
         self.h_s = nn.Sequential(
             deconv(N, N), nn.ReLU(inplace=True), deconv(N, N), nn.ReLU(inplace=True), conv(N, 2 * M, 3, 1)
         )
-        self.aux_a = linear_analysis([3, N, N, N, M]) if config.aux_transform else None
-        self.aux_s = linear_synthesis([M, N, N, N, 3]) if config.aux_transform else None
         self.grad_checkpointing = False
-        self.entropy_bottleneck = EntropyBottleneck(N)
-        self.gaussian_conditional = GaussianConditional(None)
+        if entropy_models:
+            from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+
+            self.entropy_bottleneck = EntropyBottleneck(N)
+            self.gaussian_conditional = GaussianConditional(None)
         lam = torch.tensor(config.lambdas, dtype=torch.float32)
         # MSE-optimal step size shrinks like 1/sqrt(lambda): start the gains there.
         init = 0.5 * torch.log(lam / lam.log().mean().exp())
@@ -134,13 +143,11 @@ class Hyperprior(nn.Module):
 
     def analysis(self, x: Tensor) -> Tensor:
         """Image [B, 3, H, W] (H, W multiples of 16) -> latent [B, M, H/16, W/16], before any gain."""
-        y = self._transform(self.g_a, x)
-        return y if self.aux_a is None else y + self.aux_a(x)
+        return self._transform(self.g_a, x)
 
     def synthesis(self, y: Tensor) -> Tensor:
         """Latent (after the inverse gain) -> image, not clamped."""
-        x = self._transform(self.g_s, y)
-        return x if self.aux_s is None else x + self.aux_s(y)
+        return self._transform(self.g_s, y)
 
     def _transform(self, seq: nn.Sequential, x: Tensor) -> Tensor:
         """Run a transform; with ``grad_checkpointing`` set, recompute its activations in the backward pass

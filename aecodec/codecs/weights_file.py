@@ -1,7 +1,7 @@
 """Weights files: safetensors (fp16 transforms, int32 fixed-point gains and CDF tables) whose metadata says the
 family and config, whose SHA-256 every bitstream records, and whose provenance JSON sits beside them.
 
-Torch-free on purpose: the registry, ``aecodec info`` and the header-only Pillow open use it.
+Torch-free on purpose: ``aecodec info`` and the weights checks run before any model loads.
 """
 from __future__ import annotations
 
@@ -16,9 +16,6 @@ from ..errors import ModelMismatchError
 
 if TYPE_CHECKING:
     from torch import Tensor
-
-WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
-
 
 @lru_cache(maxsize=None)
 def _sha256(path: Path, mtime_ns: int, size: int) -> bytes:

@@ -1,0 +1,39 @@
+"""Loading a codec from a weights file: the checks a file passes before any tensor is read, then its loader.
+
+The registry says which loader an architecture has (a dotted path, data); this is where it is imported and run,
+and where a file is refused when it holds another family's weights or was trained on other base weights than
+the installed ones. Torch-free until the loader itself runs.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from ..errors import ModelMismatchError
+from .weights_file import file_hash, weights_metadata
+
+
+def check_family(path: Path, family: str, name: str) -> None:
+    """Refuse a weights file of another family than ``family`` or one that names another codec than ``name``
+    (a clean error, before any tensor is read)."""
+    meta = weights_metadata(path)
+    if meta["family"] != family:
+        raise ModelMismatchError(f"{Path(path).name} holds {meta.get('codec') or meta['family']} weights, which "
+                                 f"codec {name!r} cannot use")
+
+
+def check_base(path: Path, base_path: Path, base_name: str) -> None:
+    """Refuse a dependent weights file (a context model, a filter, codebooks) trained on other weights of its
+    base codec than ``base_path``, which it pins by SHA-256."""
+    want = weights_metadata(path).get("base_sha256", "")
+    have = file_hash(base_path).hex()
+    if want != have:
+        raise ModelMismatchError(f"{Path(path).name} was trained for other {base_name} weights (sha256 "
+                                 f"{want[:16]}...) than the installed ones ({have[:16]}...)")
+
+
+def build(loader: str, path: Path, device: str, base=None):
+    """Import ``loader`` ("module:function") and call it on the weights file (and the loaded base codec)."""
+    module, func = loader.split(":")
+    load = getattr(importlib.import_module(module), func)
+    return load(path, device) if base is None else load(path, device, base)

@@ -1,0 +1,79 @@
+"""The analysis and synthesis transforms of an image codec, on a back-end chosen once per loaded codec.
+
+On a CPU with oneDNN, both run as ``aecodec.codecs.inference.FastSequential`` (oneDNN's forward kernels only:
+the same pixels at any thread count, and about twice as fast); elsewhere, or for a layer without a fast form,
+PyTorch's modules run, the synthesis with oneDNN switched off (PyTorch's native transposed convolutions sum in
+an order independent of the thread count).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from . import inference
+
+
+@contextmanager
+def thread_invariant() -> Iterator[None]:
+    """oneDNN's transposed convolutions sum in an order that depends on the thread count; PyTorch's native
+    kernels for them do not."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
+def crop_latent(x: Tensor, y: Tensor, crop: tuple[int, int, int, int]) -> tuple[Tensor, Tensor]:
+    """(images, their latents) -> both cut to ``crop`` = (top, left, height, width) in pixels."""
+    t, l, h, w = crop
+    s = x.shape[-1] // y.shape[-1]  # pixels per latent
+    if t % s or l % s or h % s or w % s:
+        raise ValueError(f"crop {crop} is not on the latent grid ({s} pixels)")
+    return x[..., t:t + h, l:l + w], y[..., t // s:(t + h) // s, l // s:(l + w) // s].contiguous()
+
+
+class Transforms:
+    """``g_a``: image [B, 3, H, W] -> latent [B, M, H/16, W/16]; ``g_s`` back (not clamped). ``backend``:
+    "onednn", "native" or None (oneDNN where it serves every layer)."""
+
+    downsampling = 16
+
+    def __init__(self, g_a: nn.Sequential, g_s: nn.Sequential, device: torch.device | str = "cpu",
+                 backend: str | None = None):
+        self.device = torch.device(device)
+        self.g_a, self.g_s = g_a.eval().to(self.device), g_s.eval().to(self.device)
+        fast = inference.available(self.device) and backend != "native"
+        if backend == "onednn" and not (fast and inference.supported(g_a) and inference.supported(g_s)):
+            raise ValueError("oneDNN's forward kernels cannot run these transforms here")
+        self.fast_analysis = fast and inference.supported(g_a)
+        self.fast = fast and inference.supported(g_s)  # the synthesis' back-end (and the post-filter's)
+
+    def with_backend(self, backend: str) -> "Transforms":
+        """The same modules on another back-end (benchmarks compare them)."""
+        return Transforms(self.g_a, self.g_s, self.device, backend)
+
+    @cached_property
+    def _fast_g_a(self) -> inference.FastSequential:
+        return inference.FastSequential(self.g_a)
+
+    @cached_property
+    def _fast_g_s(self) -> inference.FastSequential:
+        return inference.FastSequential(self.g_s)
+
+    @torch.no_grad()
+    def analyze(self, x: Tensor) -> Tensor:
+        x = x.to(self.device)
+        return self._fast_g_a(x) if self.fast_analysis else self.g_a(x).float()
+
+    @torch.no_grad()
+    def synthesize(self, y: Tensor) -> Tensor:
+        if self.fast:
+            return self._fast_g_s(y)
+        with thread_invariant():
+            return self.g_s(y)

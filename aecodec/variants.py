@@ -1,0 +1,104 @@
+"""Which codec and weights a name, a weights file or a parsed file means, and the loaded codec for them.
+
+The registry (``aecodec.registry``) is data; this is where it meets weights files. A file records its codec id
+(an architecture) and the first 8 bytes of its weights' SHA-256; decoding picks the registered variant of that
+architecture whose weights have that hash, or the ``--weights`` file given for it. Torch-free: ``aecodec info``
+uses it.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from .codecs.loading import build, check_base, check_family
+from .codecs.weights_file import file_hash, weights_metadata
+from .errors import FormatError, ModelMismatchError
+from .format.container import Container
+from .registry import (CODECS, CodecInfo, architecture_of_family, architecture_of_id, default_codec, get_codec,
+                       variants_of)
+
+
+def hash_of(info: CodecInfo, weights: str | Path | None = None) -> bytes:
+    """The 8-byte identity a file records for ``weights`` (a compatible file), or for ``info``'s shipped file."""
+    if weights:
+        return file_hash(weights)[:8]
+    _require_shipped(info)
+    return file_hash(info.weights_path)[:8]
+
+
+def _require_shipped(info: CodecInfo) -> None:
+    if not info.weights:
+        raise ModelMismatchError(f"codec {info.name!r} ships no weights: give the weights file it was made "
+                                 "with (--weights FILE, from aecodec import compressai)")
+
+
+def resolve(codec: str | None, weights: str | Path | None = None, kind: str = "image") -> CodecInfo:
+    """The codec to encode with: named (or the default of ``kind``), or the one a ``weights`` file belongs to:
+    the variant it names, else the first registered variant of its family's architecture."""
+    if not weights:
+        return get_codec(codec) if codec else default_codec(kind)
+    meta = weights_metadata(weights)
+    if meta.get("codec"):
+        info = get_codec(meta["codec"])
+        if codec is not None and codec != info.name:
+            raise ModelMismatchError(f"{Path(weights).name} holds weights of codec {info.name!r}, not {codec!r}")
+        check_family(Path(weights), info.family, info.name)
+        return info
+    if codec is not None:
+        info = get_codec(codec)
+        check_family(Path(weights), info.family, info.name)
+        return info
+    return variants_of(architecture_of_family(meta["family"]))[0]
+
+
+def codec_of(c: Container, weights: str | Path | None = None) -> CodecInfo:
+    """The registered codec that decodes a parsed container: the variant of its architecture whose weights
+    have the recorded hash, or the one a ``weights`` file given for it belongs to (its hash checked)."""
+    arch = architecture_of_id(c.codec_id)
+    candidates = variants_of(arch)
+    if weights:
+        have = file_hash(weights)[:8]
+        info = next((v for v in candidates if v.codec_id == c.codec_id), candidates[0])
+        check_family(Path(weights), info.family, info.name)
+        where = f"the weights file {Path(weights).name} (hash {have.hex()})"
+    else:
+        shipped = [v for v in candidates if v.weights]
+        info = next((v for v in shipped if hash_of(v) == c.weights_hash), None)
+        have = c.weights_hash if info else None
+        if info is None:
+            named = next((v for v in candidates if v.codec_id == c.codec_id), candidates[0])
+            if not named.weights:
+                _require_shipped(named)
+            info, where = named, f"the installed weights (hash {hash_of(named).hex()})"
+    if c.weights_hash != have:
+        raise ModelMismatchError(
+            f"this file was made with other weights of codec {info.name!r} (hash {c.weights_hash.hex()}) than "
+            f"{where}: decode it with --weights FILE (the file it was made with)")
+    if not 16 * min(info.qualities) <= c.quality16 <= 16 * max(info.qualities):
+        raise FormatError(f"invalid quality {c.quality} for codec {info.name!r}")
+    return info
+
+
+def load(info: CodecInfo, device: str = "cpu", weights: str | Path | None = None):
+    """The ready-to-code codec for ``info``'s shipped weights or a compatible ``weights`` file (cached)."""
+    if weights:
+        path = Path(weights).resolve()
+        check_family(path, info.family, info.name)
+    else:
+        _require_shipped(info)
+        path = info.weights_path
+        if not path.exists():
+            raise ModelMismatchError(f"weights of codec {info.name!r} are missing: {path}")
+    return _load(info.name, device, path, file_hash(path))
+
+
+@lru_cache(maxsize=None)
+def _load(name: str, device: str, path: Path, digest: bytes):
+    """A dependent codec gets its loaded base codec, after the hash its weights file pins has been checked
+    against the base's installed weights."""
+    info = next(c for c in CODECS if c.name == name)
+    if info.base is None:
+        return build(info.loader, path, device)
+    base = get_codec(info.base)
+    check_base(path, base.weights_path, base.name)
+    return build(info.loader, path, device, load(base, device))
