@@ -85,6 +85,7 @@ def test_large_untiled_images_are_synthesized_in_windows_without_seams():
     import numpy as np
 
     from aecodec.api import WINDOW
+    from aecodec.contract import Coded
     from aecodec.format import container
     from aecodec.image import split_image, to_uint8
 
@@ -96,7 +97,7 @@ def test_large_untiled_images_are_synthesized_in_windows_without_seams():
     c = container.unpack(data)
     x, _, _ = split_image(im)
     ph, pw = (-x.shape[-2]) % 64 + x.shape[-2], (-x.shape[-1]) % 64 + x.shape[-1]
-    whole = codec.decompress(c.streams[:2], ph, pw, c.quality16, tuple(_digests(data)))
+    whole = codec.decompress_batch([Coded(c.streams[:2], tuple(_digests(data)))], ph, pw, c.quality16)
     whole = to_uint8(whole[:, :, :200, :WINDOW + 276]).astype(int)
     assert np.abs(windowed - whole).max() <= 1 and (windowed != whole).mean() < 0.001
 

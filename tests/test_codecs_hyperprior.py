@@ -20,11 +20,12 @@ CODECS = [c.name for c in aecodec.list_codecs("image") if c.weights]  # imported
 @pytest.mark.parametrize("name", CODECS)
 def test_container_decode_equals_in_memory_decode(name, sample_path):
     info = aecodec.get_codec(name)
-    codec = info.load()
+    codec = aecodec.load(name)
     x, _, _ = split_image(Image.open(sample_path))
     q16 = 16 * info.default_quality
-    streams, digests = codec.compress(pad_to(x, codec.model.stride), q16)
-    direct = codec.decompress(streams, *pad_to(x, codec.model.stride).shape[-2:], q16, digests)
+    coded = codec.compress_batch(pad_to(x, codec.stride), q16)[0]
+    streams = coded.streams
+    direct = codec.decompress_batch([coded], *pad_to(x, codec.stride).shape[-2:], q16)
     direct = to_uint8(direct[:, :, : x.shape[2], : x.shape[3]])
     data = aecodec.encode(sample_path, codec=name)
     assert bitstream.unpack(data).streams[:2] == streams

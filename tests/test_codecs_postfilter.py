@@ -5,7 +5,7 @@ import torch
 
 import aecodec
 from aecodec.codecs.postfilter import export
-from aecodec.codecs.weights import file_hash
+from aecodec.codecs.weights_file import file_hash
 from aecodec.errors import ModelMismatchError
 from aecodec.format import container
 from aecodec.models.postfilter import PostFilter, PostFilterConfig
@@ -35,9 +35,9 @@ def test_same_symbols_as_the_base_and_filtered_pixels(tmp_path, sample_path):
 def test_refuses_weights_made_for_another_base(tmp_path):
     w = _brightening(tmp_path, "00" * 32)
     with pytest.raises(ModelMismatchError, match="trained for other"):
-        aecodec.get_codec("hyperprior-ctx-pf").load("cpu", w)
+        aecodec.load("hyperprior-ctx-pf", weights=w)
 
 
 def test_refuses_a_filter_for_another_number_of_levels(tmp_path):
     with pytest.raises(ModelMismatchError, match="levels"):
-        aecodec.get_codec("hyperprior-ctx-pf").load("cpu", _brightening(tmp_path, levels=5))
+        aecodec.load("hyperprior-ctx-pf", weights=_brightening(tmp_path, levels=5))

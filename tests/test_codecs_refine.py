@@ -34,8 +34,8 @@ def _rd_cost(image: Image.Image, data: bytes, lmbda: float) -> float:
 
 def test_effort_gives_cheaper_files_that_decode_deterministically(sample_path):
     im = Image.open(sample_path).convert("RGB")
-    codec = aecodec.get_codec(None).load()
-    lmbda = codec.lmbda(16 * 6)
+    codec = aecodec.load()
+    lmbda = codec.latents.gains.lmbda(16 * 6)
     plain = aecodec.encode(im, quality=6)
     refined = aecodec.encode(im, quality=6, effort=1)
     assert refined != plain
