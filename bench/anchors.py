@@ -4,7 +4,8 @@ our Kodak benchmark runs: where the shipped models stand against what their arch
     python bench/anchors.py bench/results/kodak [--out bench/results/kodak/anchors_bd.json]
 
 Rows: published models (CompressAI's zoo, papers, BPG/VTM/AV1); columns: our measured codecs; cells: PSNR
-BD-rate of the published curve against ours (negative = the published model needs fewer bits).
+BD-rate of the published curve against ours (negative = the published model needs fewer bits). Why: the gap
+to the published curve of the same architecture is what more training could still buy.
 """
 import argparse
 import json

@@ -6,7 +6,8 @@ Encodes and decodes the Kodak images (or copies of tests/data/sample.png when Ko
 ``aecodec.encode_many`` / ``decode_many`` at each batch size, after a warm-up pass, and reports
 the wall-clock megapixels per second of one pass over all images (CUDA synchronised). Then it decodes every file made on ``--device`` on the CPU:
 parsing is integer, so each must decode (its symbol checks pass) and the pixels may differ from the device's own
-decode only by float synthesis noise (max abs difference reported).
+decode only by float synthesis noise (max abs difference reported). Why: batching is what the GPU path is for,
+and files made on one device must decode on another.
 """
 from __future__ import annotations
 

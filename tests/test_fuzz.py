@@ -1,10 +1,5 @@
-"""A few hundred cases of bench/fuzz.py: hostile bitstreams end in AecError, fast, or decode identically."""
-import importlib.util
-from pathlib import Path
-
-spec = importlib.util.spec_from_file_location("fuzz", Path(__file__).resolve().parent.parent / "bench" / "fuzz.py")
-fuzz = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fuzz)
+"""A few hundred cases of tests/fuzz.py: hostile bitstreams end in AecError, fast, or decode identically."""
+from tests import fuzz
 
 
 def test_three_hundred_mutations():

@@ -1,6 +1,8 @@
-"""Seeded fuzzing of ``aecodec.decode`` with hostile bitstreams.
+"""Seeded fuzzing of ``aecodec.decode`` with hostile bitstreams (``tests/test_fuzz.py`` runs a few hundred cases).
 
-    python bench/fuzz.py --cases 10000 --seed 0 [--out bench/results/fuzz.json]
+The long run, from the repository root (``--out`` alone writes ``bench/results/fuzz.json``):
+
+    python -m tests.fuzz --cases 10000 --seed 0 [--out [PATH]]
 
 Mutations of real .aec files: truncations, bit flips, splices of two files, random bytes, and header or payload
 changes with the CRC recomputed (so they reach the parser and the entropy decoder). Every case must end in an
@@ -23,6 +25,7 @@ import numpy as np
 import aecodec
 
 HEADER = 32
+RESULT = Path(__file__).resolve().parent.parent / "bench" / "results" / "fuzz.json"
 
 
 def corpus() -> list[bytes]:
@@ -107,7 +110,8 @@ def main() -> None:
     p.add_argument("--cases", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=float, default=10.0)
-    p.add_argument("--out", type=Path)
+    p.add_argument("--out", type=Path, nargs="?", const=RESULT,
+                   help=f"write the JSON report here (no value: {RESULT.relative_to(RESULT.parents[2])})")
     a = p.parse_args()
     report = run(a.cases, a.seed, a.limit)
     print(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=1))
