@@ -32,7 +32,7 @@ import aecodec
 from aecodec.models.context import (CheckerboardContext, ContextConfig, anchor_mask, checkerboard_bits,
                                    discrete_bits, hyper_side)
 from aecodec.training.options import TrainOptions
-from aecodec.training.tasks import frozen_latents, read_state
+from aecodec.training.tasks.common import frozen_latents, read_state
 
 
 class Correction(nn.Module):
