@@ -22,8 +22,8 @@ from ...models.hyperprior import Hyperprior
 from ...registry import get_codec
 
 __all__ = ["codec_info", "decoded", "export_context", "export_hyperprior", "export_postfilter", "export_signal",
-           "export_vqvae", "hyperprior_of", "level_count", "load_base_model", "load_codec", "read_weights", "shipped_sha256",
-           "weights_sha256"]
+           "export_vqvae", "hyperprior_of", "level_count", "load_base_model", "load_codec", "read_weights",
+           "shipped_sha256", "weights_sha256"]
 
 
 def codec_info(name: str) -> Any:
