@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import json
 import os
@@ -570,25 +569,17 @@ def bench(dataset: str, out: Path, codecs: str | None, split: str, limit: int | 
 
 
 def _train_command() -> click.Command:
-    """The real ``train`` command, built from the fields of ``TrainOptions`` (imports the training code)."""
-    from aecodec.training.loop import TrainOptions, train
+    """The real ``train`` command: the flags ``aecodec.training.flags`` builds (imports the training code)."""
+    from aecodec.training.flags import from_flags, train_command
+    from aecodec.training.loop import train
 
-    params = []
-    for f in dataclasses.fields(TrainOptions):
-        kind = {"int": int, "float": float, "str": str, "bool": bool}[str(f.type)]
-        flag = f"--{f.name.replace('_', '-')}"
-        if kind is bool:
-            params.append(click.Option([flag, f.name], is_flag=True, default=f.default))
-        else:  # the explicit name keeps case: --N and --M stay N and M
-            params.append(click.Option([flag, f.name], type=kind, default=f.default, show_default=True))
-
-    def callback(**kw):
+    def run(values: dict) -> None:
         def body():
-            best = train(TrainOptions(**kw))
+            best = train(*from_flags(values))
             click.echo(f"weights: {best}")
         _run(body)
 
-    return click.Command("train", params=params, callback=callback, help=TRAIN_HELP)
+    return train_command(run, help=TRAIN_HELP)
 
 
 TRAIN_HELP = ("Train a registered codec (--codec NAME) with the one rate-distortion loop; leaves a weights file "
@@ -599,7 +590,7 @@ TRAIN_HELP = ("Train a registered codec (--codec NAME) with the one rate-distort
               help=TRAIN_HELP)
 @click.pass_context
 def train(ctx: click.Context) -> None:
-    # options are built from the training dataclass only when training is asked for: `aecodec --help` stays fast
+    # the flags are built from the training options only when training is asked for: `aecodec --help` stays fast
     _train_command().main(ctx.args, prog_name="aecodec train", standalone_mode=True)
 
 

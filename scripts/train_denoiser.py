@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 from aecodec.ae.analysis import psnr01
 from aecodec.ae.denoise import WEIGHTS, make_denoiser, save_denoiser
-from aecodec.training.data import random_crops, resolve_images, sample_batch, split
+from aecodec.training.batches import sample_batch
+from aecodec.training.data import random_crops, resolve_images, split
 from aecodec.training.optim import cosine_lr
 
 

@@ -246,8 +246,8 @@ def test_alpha_to_jpeg_warns_and_aec_input_to_encode_is_refused(runner, tmp_path
 
 
 def test_trained_weights_code_with_weights_and_refuse_without(runner, tmp_path, sample_path):
-    """Issue 16's bar: train the default codec a few steps, code with the new weights, and a decoder without
-    them exits 5 with one line naming the hash."""
+    """Train the context codec a few steps, code with the new weights, and a decoder without them exits 5 with
+    one line naming the hash."""
     data = tmp_path / "photos"
     data.mkdir()
     (data / "a.png").write_bytes(sample_path.read_bytes())

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import torch
 
-from aecodec.training.data import load_datasets, load_pack, random_crops, sample_batch, save_pack, split
+from aecodec.training.data import load_datasets, load_pack, random_crops, save_pack, split
 
 
 def test_datasets_toml_names_and_override(monkeypatch, tmp_path):
@@ -19,15 +19,12 @@ def test_split_is_deterministic_and_disjoint(tmp_path):
     assert not set(train) & set(val) and 5 <= len(val) <= 30
 
 
-def test_crops_pack_and_batches(tmp_path, sample_path):
+def test_crops_and_pack(tmp_path, sample_path):
     crops = random_crops([sample_path], 128, 3, seed=0)
     assert crops.shape == (3, 128, 128, 3) and crops.dtype == torch.uint8
     save_pack(tmp_path / "p.npz", crops, crops[:1])
     tr, va = load_pack(tmp_path / "p.npz")
     assert tr.shape == crops.shape and (tr.float() - crops.float()).abs().mean() < 3  # JPEG q95
-    x = sample_batch(tr, 4, 64, torch.Generator().manual_seed(0))
-    assert x.shape == (4, 3, 64, 64) and 0 <= x.min() and x.max() <= 1
-    assert x.is_contiguous(memory_format=torch.channels_last)  # the faster layout for CPU convolutions
 
 
 def test_the_repository_datasets_toml_is_found_from_any_folder(tmp_path, monkeypatch):

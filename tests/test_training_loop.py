@@ -3,12 +3,15 @@ import csv
 
 import torch
 
-from aecodec.training.loop import TrainOptions, lr_at, train
+from aecodec.training.flags import from_flags
+from aecodec.training.loop import lr_at, train
+from aecodec.training.options import TrainOptions
 
 
-def opts(tmp_path, data, steps, name="run"):
-    return TrainOptions(out=str(tmp_path / name), data=data, fresh=True, N=8, M=12, steps=steps, batch=2, patch=64,
-                        lr=1e-3, warmup=2, val_every=3, ckpt_every=3, lambdas="0.01,0.05")
+def opts(tmp_path, data, steps, name="run", **kw):
+    """(loop, task) options of a tiny fresh hyperprior run."""
+    return from_flags({**dict(out=str(tmp_path / name), data=data, fresh=True, N=8, M=12, steps=steps, batch=2,
+                              patch=64, lr=1e-3, warmup=2, val_every=3, ckpt_every=3, lambdas="0.01,0.05"), **kw})
 
 
 def test_schedule_warmup_then_cosine():
@@ -19,38 +22,30 @@ def test_schedule_warmup_then_cosine():
 
 def test_train_log_checkpoint_and_exact_resume(tmp_path, sample_path):
     data = str(sample_path.parent)
-    best = train(opts(tmp_path, data, 6, "straight"))
+    best = train(*opts(tmp_path, data, 6, "straight"))
     assert best.exists()
     rows = list(csv.DictReader(open(tmp_path / "straight" / "log.csv")))
     assert rows and rows[-1]["val_loss"] != ""
-    o = opts(tmp_path, data, 6, "resumed")
-    o.time_limit = 1e-9  # stop after the first step, then resume to the end
-    train(o)
+    train(*opts(tmp_path, data, 6, "resumed", time_limit=1e-9))  # stop after the first step, then resume to the end
     first = torch.load(tmp_path / "resumed" / "last.pt", weights_only=False)
     assert first["step"] == 1
-    train(opts(tmp_path, data, 6, "resumed"))
+    train(*opts(tmp_path, data, 6, "resumed"))
     a = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "resumed" / "last.pt", weights_only=False)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_ema_and_wavelet_shortcuts_resume_exactly_and_best_holds_the_averaged_weights(tmp_path, sample_path):
+def test_ema_resumes_exactly_and_best_holds_the_averaged_weights(tmp_path, sample_path):
     data = str(sample_path.parent)
-    o = opts(tmp_path, data, 6, "ema")
-    o.ema, o.crops_per_image, o.aux_transform = 0.5, 2, True
-    train(o)
-    o = opts(tmp_path, data, 6, "ema_resumed")
-    o.ema, o.crops_per_image, o.aux_transform, o.time_limit = 0.5, 2, True, 1e-9
-    train(o)
-    o.time_limit = 0.0
-    train(o)
+    train(*opts(tmp_path, data, 6, "ema", ema=0.5, crops_per_image=2))
+    train(*opts(tmp_path, data, 6, "ema_resumed", ema=0.5, crops_per_image=2, time_limit=1e-9))
+    train(*opts(tmp_path, data, 6, "ema_resumed", ema=0.5, crops_per_image=2))
     a = torch.load(tmp_path / "ema" / "last.pt", weights_only=False)
     b = torch.load(tmp_path / "ema_resumed" / "last.pt", weights_only=False)
     assert a["ema"]["updates"] == b["ema"]["updates"] == 6
     ema = a["ema"]["shadow"]
     assert all(torch.equal(ema[k], b["ema"]["shadow"][k]) for k in ema)
     assert any(not torch.equal(ema[k], a["model"][k]) for k in ema)  # the average lags the live weights
-    assert a["config"]["aux_transform"] and "aux_a.0.proj.weight" in a["model"]
     best = torch.load(tmp_path / "ema" / "best.pt", weights_only=False)
     assert all(torch.equal(best["model"][k], v) for k, v in best["ema"]["shadow"].items())
     rows = [r for r in csv.DictReader(open(tmp_path / "ema" / "log.csv")) if r["ema_val_loss"]]
@@ -62,10 +57,9 @@ def test_compiled_training_follows_eager(tmp_path, sample_path):
     generator, so weights are not bit-equal; but an Adam step moves a weight by about lr, so after 3 steps the two
     runs stay within 2 * 3 * lr of each other."""
     data = str(sample_path.parent)
-    train(opts(tmp_path, data, 3, "eager"))
-    o = opts(tmp_path, data, 3, "compiled")
-    o.compile = True
-    train(o)
+    train(*opts(tmp_path, data, 3, "eager"))
+    o, options = opts(tmp_path, data, 3, "compiled", compile=True)
+    train(o, options)
     a = torch.load(tmp_path / "eager" / "last.pt", weights_only=False)
     b = torch.load(tmp_path / "compiled" / "last.pt", weights_only=False)
     assert b["step"] == 3
@@ -75,10 +69,8 @@ def test_compiled_training_follows_eager(tmp_path, sample_path):
 
 
 def test_ms_ssim_metric_grad_checkpointing_and_early_stop(tmp_path, sample_path):
-    o = opts(tmp_path, str(sample_path.parent), 40, "ms")
-    o.metric, o.grad_checkpointing, o.patch, o.lambdas = "ms-ssim", True, 192, "5,30"
-    o.lr, o.aux_lr, o.patience, o.val_every = 0.0, 0.0, 1, 2  # frozen: no improvement, stop at 2nd check
-    train(o)
+    train(*opts(tmp_path, str(sample_path.parent), 40, "ms", metric="ms-ssim", grad_checkpointing=True, patch=192,
+                lambdas="5,30", lr=0.0, aux_lr=0.0, patience=1, val_every=2))  # frozen: no gain, stop at 2nd check
     ck = torch.load(tmp_path / "ms" / "last.pt", weights_only=False)
     assert ck["step"] == 4 and ck["stale"] == 1
 

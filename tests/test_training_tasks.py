@@ -1,10 +1,10 @@
-"""One loop trains every registered codec: a 2-step run leaves a shippable weights file that codes and decodes,
-with provenance whose command rebuilds the run's options; warm starts can add quality levels; the context
-model's run (frozen latents cached in the run folder) resumes exactly."""
+"""One loop trains every registered codec, the task its registry family selects: a 2-step run leaves a shippable
+weights file that codes and decodes, with provenance whose command rebuilds the run's options; options users get
+wrong are reported as aecodec errors."""
 import json
-import math
 import shlex
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,11 +12,13 @@ import torch
 from PIL import Image
 
 import aecodec
-from aecodec.codecs.weights import file_hash, read_tensors, weights_metadata
-from aecodec.training.loop import TrainOptions, command, parser, train
-from aecodec.training.tasks import make_task, relevel
+from aecodec.codecs.weights import file_hash
+from aecodec.training.flags import from_flags, parse
+from aecodec.training.loop import train
+from aecodec.training.options import TrainOptions
+from aecodec.training.tasks import codec_layer, task_class
+from aecodec.training.tasks.postfilter import PostFilterTask
 
-CPU = torch.device("cpu")
 TINY_HYPERPRIOR = dict(fresh=True, N=8, M=12)
 CASES = {  # tiny where the codec allows: fresh small transforms; warm starts from the shipped weights otherwise
     "hyperprior": dict(TINY_HYPERPRIOR, lambdas="0.01,0.05", steps=4, stop_at=2),
@@ -49,16 +51,18 @@ def images(tmp_path, sample_path):
 
 
 def run_options(tmp_path, images, codec, name="run", **kw):
-    base = dict(codec=codec, data="" if codec == "signal" else str(images), out=str(tmp_path / name), steps=2,
-                batch=1, patch=64, crop=64, lr=1e-3, warmup=1, threads=1)
-    return TrainOptions(**{**base, **kw})
+    """The (loop, task) options of a tiny run, from flag values as the command line gives them."""
+    base = dict(codec=codec, out=str(tmp_path / name), steps=2, batch=1, lr=1e-3, warmup=1, threads=1)
+    if codec != "signal":
+        base.update(data=str(images), patch=64, crop=64)
+    return from_flags({**base, **kw})
 
 
 @pytest.mark.parametrize("codec", CASES)
 def test_every_codec_trains_and_exports_weights_that_code(tmp_path, images, sample_path, codec):
     assert set(CASES) == {c.name for c in aecodec.list_codecs() if c.weights}  # imported codecs do not train
-    o = run_options(tmp_path, images, codec, **CASES[codec])
-    weights = train(o)
+    o, options = run_options(tmp_path, images, codec, **CASES[codec])
+    weights = train(o, options)
     info = aecodec.get_codec(codec)
     assert weights == tmp_path / "run" / info.weights
     prov = json.loads(weights.with_suffix(".json").read_text())
@@ -67,7 +71,8 @@ def test_every_codec_trains_and_exports_weights_that_code(tmp_path, images, samp
     assert prov["validation"]["best"]["val_loss"] == last["best_val"] and prov["cpu_seconds"] > 0
     args = shlex.split(prov["command"])
     assert args[:4] == ["aecodec", "train", "--codec", codec]
-    assert TrainOptions(**vars(parser().parse_args(args[2:]))) == TrainOptions(**last["options"])
+    recorded = TrainOptions(**last["options"]), task_class(codec).Options(**last["task_options"])
+    assert parse(args[2:]) == recorded  # the command rebuilds the options the checkpoint keeps
     assert (" --steps 4 --stop-at 2 " in prov["command"]) == ("stop_at" in CASES[codec])  # schedule kept
     if info.family == "hyperprior":
         assert prov["metric"] == ("ms-ssim" if codec == "hyperprior-msssim" else "mse")
@@ -86,69 +91,26 @@ def test_every_codec_trains_and_exports_weights_that_code(tmp_path, images, samp
         aecodec.decode(data)
 
 
-def test_warm_start_keeps_trained_levels_and_extrapolates_new_ones(tmp_path, images):
-    first = train(run_options(tmp_path, images, "hyperprior", "two", lambdas="0.01,0.05", **TINY_HYPERPRIOR))
-    init = aecodec.get_codec("hyperprior").load("cpu", weights=first).model
-    o = TrainOptions(codec="hyperprior", init=str(first), lambdas="0.0025,0.01,0.05")
-    model = make_task(o, CPU).build(None)
-    assert model.config.lambdas == (0.0025, 0.01, 0.05) and (model.config.N, model.config.M) == (8, 12)
-    t = math.log(0.25) / math.log(5)  # 0.0025 lies two octaves below 0.01, on the line through 0.01 and 0.05
-    for name in ("log_gain", "log_inv_gain", "log_hyper_gain", "log_inv_hyper_gain"):
-        old, new = getattr(init, name).detach(), getattr(model, name).detach()
-        assert torch.equal(new[1:], old)
-        assert torch.allclose(new[0], old[0] + t * (old[1] - old[0]), atol=1e-6)
-    same = relevel({"log_gain": old}, (0.01, 0.05), (5.0, 30.0))  # as many levels: relabelled, e.g. for MS-SSIM
-    assert torch.equal(same["log_gain"], old)
-    with pytest.raises(aecodec.AecError, match="must keep"):
-        relevel({"log_gain": old}, (0.01, 0.05), (0.01, 0.02, 0.04))
-
-
-def test_context_run_caches_latents_and_resumes_exactly(tmp_path, images):
-    def opts(name, **kw):
-        return run_options(tmp_path, images, "hyperprior-ctx", name, fresh=True, width=8, hidden=8, steps=4,
-                           batch=2, patch=128, crop=192, val_every=2, ckpt_every=2, **kw)
-    straight = train(opts("straight"))
-    assert straight.name == "hyperprior_ctx.safetensors"
-    interrupted = train(opts("resumed", time_limit=1e-9))  # stops after one step: no export yet
-    assert interrupted.name == "last.pt" and not (tmp_path / "resumed" / "hyperprior_ctx.safetensors").exists()
-    latents = tmp_path / "resumed" / "latents.pt"
-    cached = latents.stat().st_mtime_ns
-    assert torch.load(interrupted, weights_only=False)["step"] == 1
-    assert train(opts("resumed")) == tmp_path / "resumed" / "hyperprior_ctx.safetensors"
-    assert latents.stat().st_mtime_ns == cached  # the frozen latents are computed once per run
-    y = torch.load(latents, weights_only=False)["train"]
-    assert y.dtype == torch.float16 and y.shape == (1, 256, 12, 12)
-    a = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)
-    b = torch.load(tmp_path / "resumed" / "last.pt", weights_only=False)
-    assert a["step"] == b["step"] == 4 and a["model"].keys() == b["model"].keys()
-    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
-    assert a["state"]["best_val"] == b["state"]["best_val"]
-    exported = [tmp_path / run / "hyperprior_ctx.safetensors" for run in ("straight", "resumed")]
-    assert weights_metadata(exported[0]) == weights_metadata(exported[1])
-    sa, sb = (read_tensors(path) for path in exported)
-    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+def test_the_registry_family_selects_the_task(monkeypatch):
+    """A new post-filter weights variant needs no edit in training: its family is enough."""
+    shipped = aecodec.get_codec("hyperprior-ctx-pf3")
+    variant = SimpleNamespace(name="hyperprior-ctx-pf9", family="postfilter", base=shipped.base,
+                              qualities=shipped.qualities, weights_path=shipped.weights_path)
+    monkeypatch.setattr(codec_layer, "get_codec", lambda name: variant if name == variant.name else
+                        aecodec.get_codec(name))
+    assert task_class("hyperprior-ctx-pf9") is PostFilterTask
+    with pytest.raises(aecodec.UnknownCodecError, match="family 'compressai'"):
+        task_class("compressai-hyperprior")
 
 
 def test_options_users_get_wrong_are_reported_as_aecodec_errors(tmp_path, images):
     with pytest.raises(aecodec.UnknownCodecError):
-        train(run_options(tmp_path, images, "jpeg"))
+        train(*run_options(tmp_path, images, "jpeg"))
     with pytest.raises(aecodec.AecError, match="add --fresh"):  # a warm start keeps its weights' shape
-        train(run_options(tmp_path, images, "hyperprior", N=8))
+        train(*run_options(tmp_path, images, "hyperprior", N=8))
     with pytest.raises(aecodec.AecError, match="exclude"):
-        train(run_options(tmp_path, images, "hyperprior", fresh=True, init="x.safetensors"))
+        train(*run_options(tmp_path, images, "hyperprior", fresh=True, init="x.safetensors"))
     with pytest.raises(aecodec.AecError, match="synthetic"):
-        train(run_options(tmp_path, images, "signal", data=str(images)))
+        train(*run_options(tmp_path, images, "signal", data=str(images)))
     with pytest.raises(aecodec.ModelMismatchError):  # a weights file of another codec family
-        train(run_options(tmp_path, images, "hyperprior", init=str(aecodec.get_codec("signal").weights_path)))
-
-
-@pytest.mark.parametrize("info", [c for c in aecodec.list_codecs() if c.weights], ids=lambda info: info.name)
-def test_shipped_weights_record_the_train_commands_that_reproduce_them(info):
-    prov = json.loads(info.weights_path.with_suffix(".json").read_text())
-    commands = prov.get("training", prov)["command"].split(" && ")
-    for line in commands:
-        args = shlex.split(line)
-        assert args[:2] == ["aecodec", "train"]
-        o = TrainOptions(**vars(parser().parse_args(args[2:])))
-        assert o.codec == info.name and command(o, o.stop_at or o.steps) == line  # as the loop writes it
-    assert not TrainOptions(**vars(parser().parse_args(shlex.split(commands[0])[2:]))).init.startswith("runs/")
+        train(*run_options(tmp_path, images, "hyperprior", init=str(aecodec.get_codec("signal").weights_path)))

@@ -1,4 +1,5 @@
-"""Named datasets (datasets.toml), the train/validation split, and in-memory crop sets for training.
+"""Named datasets (datasets.toml), the train/validation split, in-memory crop sets for training, the cache of the
+data a run derives once, and synthetic signals.
 
 Training keeps its crops in memory as one uint8 tensor: on 2 CPU cores JPEG decoding per step would cost as much
 as the step, and on a GPU the whole set fits in device memory. A *pack* stores such crops as JPEG (q95, 4:4:4)
@@ -9,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -133,27 +136,36 @@ def load_pack(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
         return _decode_crops(z["train"], z["train_offsets"]), _decode_crops(z["val"], z["val_offsets"])
 
 
-def sample_batch(crops: torch.Tensor, batch: int, patch: int, gen: torch.Generator) -> torch.Tensor:
-    """A float batch [B, 3, patch, patch] in [0, 1]: random crops and the 8 flips/transpositions.
-    ``crops`` (uint8, NHWC) may live on the GPU; the generator is a CPU one, so runs are seeded anywhere.
-    The batch is channels-last in memory (a view of NHWC): convolutions on this CPU run 1.35x faster so
-    (``bench/train_speed.py``)."""
-    n, h, w, _ = crops.shape
-    idx = torch.randint(n, (batch,), generator=gen)
-    tops = torch.randint(h - patch + 1, (batch,), generator=gen)
-    lefts = torch.randint(w - patch + 1, (batch,), generator=gen)
-    flips = torch.rand(batch, 3, generator=gen) < 0.5
-    out = []
-    for i in range(batch):
-        c = crops[idx[i], tops[i]:tops[i] + patch, lefts[i]:lefts[i] + patch]
-        if flips[i, 0]:
-            c = c.flip(1)
-        if flips[i, 1]:
-            c = c.flip(0)
-        if flips[i, 2]:
-            c = c.transpose(0, 1)
-        out.append(c)
-    return torch.stack(out).permute(0, 3, 1, 2).float().div_(255.0)
+def image_crops(data: str, patch: int, crop: int, crops_per_image: int,
+                seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training, validation) crops, uint8 [N, S, S, 3]: a pack's as stored, else random crops of side
+    max(patch, crop) cut once from the split of a dataset or folder (a folder too small to have validation
+    images of its own validates on its first image)."""
+    if data.endswith(".npz"):
+        train, val = load_pack(Path(data))
+    else:
+        tr, va = split(resolve_images(data))
+        size = max(patch, crop)
+        train, val = random_crops(tr, size, crops_per_image, seed), random_crops(va or tr[:1], size, 2, 100)
+    if min(train.shape[1:3]) < patch:
+        raise AecError(f"--patch {patch} is larger than the {train.shape[1]}px crops of {data}")
+    return train, val
+
+
+def cached(path: Path, key: dict, compute: Callable[[], dict]) -> dict:
+    """The dict saved at ``path`` when it was made for ``key``, else ``compute()``'s, saved there with the key
+    (through a temporary file): data a run derives once from frozen weights, recomputed when its inputs change."""
+    if path.exists():
+        found = torch.load(path, weights_only=False)
+        if found["key"] == key:
+            return found
+    t0 = time.time()
+    found = {"key": key, **compute()}
+    print(f"{path.name}: computed in {time.time() - t0:.0f} s", flush=True)
+    torch.save(found, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
+    return found
+
 
 def signals(n: int, length: int = 64, seed: int = 0, anomalies: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Smooth sensor-like signals: two random sinusoids (1 to 4 cycles per 64 samples, whatever the length) plus

@@ -1,26 +1,26 @@
 """The one training loop of every registered codec: ``aecodec train --codec NAME --data DIR --out DIR``
-(or ``python -m aecodec.training.loop``, which ``scripts/gpu_train.sh`` runs on a GPU machine).
+(or ``python -m aecodec.training.loop``, which ``scripts/gpu_train.sh`` runs on a GPU machine; both take the flags
+``aecodec.training.flags`` builds).
 
-Direct on purpose (nanoGPT style): one function, a dataclass of options (``TrainOptions``, defined in
-``aecodec.training.options`` so that the tasks can name it too), a checkpoint that holds everything needed
-to continue exactly (model, optimizers, step, RNG states, options, best validation). What differs between codecs
-(model, data, batch, loss, validation, export) is a small task object (``aecodec.training.tasks``). A run starts
-from the codec's shipped weights, from ``--init FILE`` or, with ``--fresh``, from scratch; it resumes from
-``OUT/last.pt`` when present, keeps the best validated checkpoint in ``OUT/best.pt``, logs to ``OUT/log.csv``, and
-ends by exporting the best weights as ``OUT/<the codec's weights file name>`` plus its provenance JSON, which
-records the ``aecodec train`` command that reproduces it. The JSON beside each shipped weights file holds the
-command (and settings) that made it.
+Direct on purpose (nanoGPT style): one function, the loop's options (``TrainOptions``, in
+``aecodec.training.options``) and the task's, a checkpoint that holds everything needed to continue exactly
+(model, optimizers, step, RNG states, options, best validation). What differs between codecs (model, data,
+batch, loss, validation, export, and the options for them) is a small task object of the codec's family
+(``aecodec.training.tasks``). A run starts from the codec's shipped weights, from ``--init FILE`` or, with
+``--fresh``, from scratch; it resumes from ``OUT/last.pt`` when present, keeps the best validated checkpoint in
+``OUT/best.pt``, logs to ``OUT/log.csv``, and ends by exporting the best weights as ``OUT/<the codec's weights
+file name>`` plus its provenance JSON, which records the ``aecodec train`` command that reproduces it. The JSON
+beside each shipped weights file holds the command (and settings) that made it.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import os
-import shlex
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -28,29 +28,15 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ..errors import AecError
-from ..registry import get_codec
+from .flags import command_line, from_flags, train_command
 from .optim import EarlyStopping, WeightEMA, cosine_lr
-from .options import TrainOptions
+from .options import TaskOptions, TrainOptions
 from .tasks import Task, make_task
 
 
 def lr_at(step: int, o: TrainOptions) -> float:
     """Linear warm-up, then cosine decay to ``min_lr_ratio * lr``."""
     return cosine_lr(step, o.lr, o.warmup, o.steps, o.min_lr_ratio)
-
-
-def command(o: TrainOptions, step: int) -> str:
-    """The ``aecodec train`` command line that reproduces a run that ended at ``step``: its options that differ
-    from the defaults, its schedule as ``--steps`` and, when it ended early, ``--stop-at`` (time limits and the
-    speed probe are not repeated)."""
-    o = replace(o, time_limit=0.0, auto_steps_seconds=0.0, stop_at=step if step < o.steps else 0)
-    args = ["aecodec", "train", "--codec", o.codec, "--data", o.data, "--out", o.out]
-    for f in fields(o):
-        value = getattr(o, f.name)
-        if f.name in ("codec", "data", "out") or value == f.default:
-            continue
-        args += [f"--{f.name.replace('_', '-')}"] + ([] if isinstance(value, bool) else [str(value)])
-    return shlex.join(args)
 
 
 class Ranks:
@@ -120,8 +106,9 @@ def save_checkpoint(path: Path, task: Task, model, opt, aux_opt, gen: torch.Gene
                 "aux_opt": aux_opt.state_dict() if aux_opt else None, "rng": gen.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "options": asdict(o), "ema": ema.state_dict() if ema else None, "step": state.step,
-                "best_val": state.best, "stale": state.stale, "state": asdict(state)}, tmp)
+                "options": asdict(o), "task_options": asdict(task.options),
+                "ema": ema.state_dict() if ema else None, "step": state.step, "best_val": state.best,
+                "stale": state.stale, "state": asdict(state)}, tmp)
     tmp.replace(path)
 
 
@@ -133,27 +120,29 @@ def export(task: Task, o: TrainOptions, out: Path, state: RunState) -> Path:
     model = task.build(ck["config"])
     model.load_state_dict(ck["model"])
     provenance = {
-        "codec": o.codec, "weights": get_codec(o.codec).weights, "command": command(o, state.step),
+        "codec": o.codec, "weights": task.weights_name, "command": command_line(o, task.options, state.step),
         "init": task.init_description(), "data": task.data_description(), "config": ck["config"],
         "steps": state.step, "exported": {"checkpoint": src.name, "step": ck["step"]},
         "validation": {"best": state.best_val, "final": state.last_val},
         "cpu_seconds": round(state.cpu_seconds, 1), "seconds": round(state.seconds, 1),
         "hardware": f"{o.device}, PyTorch {torch.__version__}, {o.threads or torch.get_num_threads()} threads",
     }
-    return task.export(model, out / get_codec(o.codec).weights, provenance)
+    return task.export(model, out / task.weights_name, provenance)
 
 
-def train(o: TrainOptions) -> Path:
+def train(o: TrainOptions, options: TaskOptions | None = None) -> Path:
     """Train (or resume from ``out/last.pt``), then export; returns the path of the exported weights file, or of
-    ``out/last.pt`` when ``time_limit`` interrupted the run (the same call continues it). Under torchrun each rank
-    draws its own batches (seeded by rank); exact resume holds for single-process runs."""
-    o.out = o.out or f"runs/{o.codec}"
+    ``out/last.pt`` when ``time_limit`` interrupted the run (the same call continues it). ``options``: those of
+    the codec's task (``None``: its defaults). Under torchrun each rank draws its own batches (seeded by rank);
+    exact resume holds for single-process runs."""
+    o = replace(o, out=o.out or f"runs/{o.codec}")
     out = Path(o.out)
     if o.threads:
         torch.set_num_threads(o.threads)
     ranks = Ranks(torch.device(o.device))
     dev = ranks.device
-    task = make_task(o, dev)
+    task = make_task(o, options, dev)
+    o = task.o  # with the codec's data filled in
     if ranks.world > 1 and not task.parallel:
         raise AecError(f"--codec {o.codec} trains in one process, not under torchrun")
     if dev.type == "cuda":
@@ -188,8 +177,7 @@ def train(o: TrainOptions) -> Path:
         torch.set_rng_state(ckpt["torch_rng"])  # noise for rounding draws from the global generator
         if ckpt["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
-        state = RunState(**ckpt["state"]) if "state" in ckpt else \
-            RunState(ckpt["step"], ckpt["best_val"], ckpt.get("stale", 0))  # a run started before RunState
+        state = RunState(**ckpt["state"])
     cpu_before, seconds_before = state.cpu_seconds, state.seconds
     if ranks.world > 1:  # different batches and noise per rank
         gen.manual_seed(o.seed * 1000 + ranks.rank + state.step)
@@ -300,24 +288,15 @@ def train(o: TrainOptions) -> Path:
     return export(task, o, out, state)
 
 
-def parser() -> argparse.ArgumentParser:
-    """``--option`` per field of ``TrainOptions`` (the CLI's ``aecodec train`` builds the same from the fields)."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    kinds = {"int": int, "float": float, "str": str, "bool": bool}
-    for f in fields(TrainOptions):
-        kind = kinds[str(f.type)]
-        if kind is bool:
-            p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, action="store_true")
-        else:
-            p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=f.default)
-    return p
-
-
 def main(argv: list[str] | None = None) -> None:
-    try:
-        print(train(TrainOptions(**vars(parser().parse_args(argv)))))
-    except AecError as e:
-        raise SystemExit(f"error: {e}") from None
+    """``python -m aecodec.training.loop [flags]``: the flags of ``aecodec train``, errors as one line."""
+    def run(values: dict[str, Any]) -> None:
+        try:
+            print(train(*from_flags(values)))
+        except AecError as e:
+            raise SystemExit(f"error: {e}") from None
+
+    train_command(run, help=__doc__).main(argv, prog_name="python -m aecodec.training.loop")
 
 
 if __name__ == "__main__":

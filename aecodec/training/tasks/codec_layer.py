@@ -1,0 +1,84 @@
+"""Every use the training tasks make of the codec layer (the registry, loaded codecs, weights files and the
+codecs' exporters), each behind one name here, so that a change of that layer is met in this module alone.
+
+Of a registry entry the tasks read only ``name``, ``family``, ``base`` and ``weights_path``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ...codecs.checkerboard import export as export_context
+from ...codecs.hyperprior import export as export_hyperprior
+from ...codecs.postfilter import export as export_postfilter
+from ...codecs.signal import export as export_signal
+from ...codecs.vq import export as export_vqvae
+from ...codecs.weights import file_hash, read_tensors, weights_metadata
+from ...errors import ModelMismatchError
+from ...models.hyperprior import Hyperprior
+from ...registry import get_codec
+
+__all__ = ["codec_info", "decoded", "export_context", "export_hyperprior", "export_postfilter", "export_signal",
+           "export_vqvae", "hyperprior_of", "level_count", "load_base_model", "load_codec", "read_weights",
+           "shipped_sha256", "weights_sha256"]
+
+
+def codec_info(name: str) -> Any:
+    """The registry's entry of ``name`` (``UnknownCodecError`` for a name it lacks)."""
+    return get_codec(name)
+
+
+def hyperprior_of(name: str) -> str:
+    """The hyperprior a codec builds on: itself, or the first of its bases of the hyperprior family."""
+    info = get_codec(name)
+    while info.family != "hyperprior":
+        info = get_codec(info.base)
+    return info.name
+
+
+def load_codec(name: str, device: str = "cpu", weights: Path | None = None) -> Any:
+    """The loaded codec ``name``, with its shipped weights or a compatible ``weights`` file."""
+    return get_codec(name).load(device, weights)
+
+
+def load_base_model(name: str, device: str) -> Hyperprior:
+    """The float model (``Hyperprior``) of the codec ``name`` as it is shipped."""
+    return load_codec(name, device).model
+
+
+def weights_sha256(path: Path) -> str:
+    """The SHA-256 (hex) of a weights file: what a dependent weights file pins its base by."""
+    return file_hash(path).hex()
+
+
+def shipped_sha256(name: str) -> str:
+    """The SHA-256 (hex) of the codec ``name``'s shipped weights file."""
+    return weights_sha256(get_codec(name).weights_path)
+
+
+def read_weights(path: Path, family: str) -> tuple[dict, dict[str, Tensor]]:
+    """(config, float parameters) of a weights file, which must hold ``family`` weights."""
+    meta = weights_metadata(path)
+    if meta["family"] != family:
+        raise ModelMismatchError(f"{path.name} holds {meta['family']} weights, not {family} weights")
+    tensors = {k: v.float() for k, v in read_tensors(path).items() if not k.startswith(("fixed.", "table."))}
+    return json.loads(meta.get("config", "{}")), tensors
+
+
+def level_count(codec: Any) -> int:
+    """How many quality levels a loaded codec decodes at."""
+    return codec.levels
+
+
+@torch.no_grad()
+def decoded(codec: Any, y: Tensor, level: int, device: torch.device) -> Tensor:
+    """One latent [1, M, h, w] -> the synthesis output ``codec`` decodes from it at ``level`` (0-based; integer
+    hyper path and the codec's own quantization), before clamping, fp16 on the CPU."""
+    q16 = 16 * (level + 1)
+    y = y.float().to(device)
+    side = codec.side_of(codec.hyper_latent(y, q16), q16)
+    symbols, mu_g = codec.quantize(y.cpu().to(torch.float64) * codec.latent_gain(q16), side, q16)
+    return codec.synthesis(codec.dequantize(symbols, mu_g), q16).half().cpu()
