@@ -38,5 +38,5 @@ def test_gpu_train_script_round_on_cpu(tmp_path, sample_path):
     assert prov["steps"] == 3 and prov["data"].startswith(f"pack {run / 'pack.npz'}: 2 training and 1 validation")
     assert prov["command"].startswith(f"aecodec train --codec hyperprior --data {run / 'pack.npz'} --out {run} ")
     assert " --fresh --steps 3 " in prov["command"]  # the options given after the script's own
-    codec = aecodec.get_codec("hyperprior").load("cpu", weights=out / "hyperprior.safetensors")
+    codec = aecodec.load("hyperprior", weights=out / "hyperprior.safetensors")
     assert (codec.model.config.N, codec.model.config.M) == (8, 12)

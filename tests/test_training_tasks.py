@@ -78,7 +78,7 @@ def test_every_codec_trains_and_exports_weights_that_code(tmp_path, images, samp
         assert prov["metric"] == ("ms-ssim" if codec == "hyperprior-msssim" else "mse")
     if info.base:  # the file pins the base weights it was trained on
         assert prov["base_sha256"] == file_hash(aecodec.get_codec(info.base).weights_path).hex()
-    info.load("cpu", weights=weights)
+    aecodec.load(codec, weights=weights)
     if info.kind == "array":
         a = np.cumsum(np.random.default_rng(0).normal(size=500))
         data = aecodec.encode_array(a, 0.05, codec=codec, weights=weights)

@@ -16,7 +16,7 @@ CPU = torch.device("cpu")
 
 def test_warm_start_keeps_trained_levels_and_extrapolates_new_ones(tmp_path, images):
     first = train(*run_options(tmp_path, images, "hyperprior", "two", lambdas="0.01,0.05", **TINY_HYPERPRIOR))
-    init = aecodec.get_codec("hyperprior").load("cpu", weights=first).model
+    init = aecodec.load("hyperprior", weights=first).model
     o, options = from_flags(dict(codec="hyperprior", init=str(first), lambdas="0.0025,0.01,0.05"))
     model = make_task(o, options, CPU).build(None)
     assert model.config.lambdas == (0.0025, 0.01, 0.05) and (model.config.N, model.config.M) == (8, 12)

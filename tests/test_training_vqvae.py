@@ -18,7 +18,7 @@ def crop(sample_path, size=128):
 
 
 def model_and_codec():
-    vq = aecodec.get_codec("vqvae").load()
+    vq = aecodec.load("vqvae")
     return VQVAE.from_codec(vq), vq
 
 
@@ -28,14 +28,14 @@ def test_warm_started_model_is_the_codec(sample_path):
     q = 3
     with torch.no_grad():
         y = vq.model.analysis(x)
-        _, v, cls, _ = latent_pairs(vq.hp, y, 16 * (vq.levels[q - 1] + 1), vq.top[q])
-        assert torch.equal(model.assign(q, cls, v.float()), vq.nearest(q, cls, v))
+        _, v, cls, _ = latent_pairs(vq.latents.hyper, y, 16 * (vq.latents.levels[q - 1] + 1), vq.latents.top[q])
+        assert torch.equal(model.assign(q, cls, v.float()), vq.latents.nearest(q, cls, v))
         out = model(x, torch.tensor([q - 1]))
-    streams, digests = vq.compress(x, 16 * q)
-    decoded = vq.decompress(streams, x.shape[2], x.shape[3], 16 * q, digests)
+    coded = vq.compress_batch(x, 16 * q)[0]
+    decoded = vq.decompress_batch([coded], x.shape[2], x.shape[3], 16 * q)
     assert (out["x_hat"].clamp(0, 1) - decoded).abs().max() < 2e-3
     ideal = -torch.log2(out["likelihoods"]["y"]).sum().item()
-    assert abs(8 * len(streams[1]) - ideal) <= 0.02 * ideal + 64  # the prior's bits are the stream's
+    assert abs(8 * len(coded.streams[1]) - ideal) <= 0.02 * ideal + 64  # the prior's bits are the stream's
 
 
 def test_training_moves_only_codebooks_and_priors_and_lowers_the_loss(sample_path):
@@ -90,7 +90,7 @@ def test_train_loop_trains_vqvae_and_resumes_exactly(tmp_path, sample_path):
     b = torch.load(tmp_path / "resumed" / "last.pt", weights_only=False)
     assert a["step"] == b["step"] == 4 and a["config"]["codec"] == "vqvae" and a["aux_opt"] is None
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
-    start = VQVAE.from_codec(aecodec.get_codec("vqvae").load()).state_dict()
+    start = VQVAE.from_codec(aecodec.load("vqvae")).state_dict()
     assert any(not torch.equal(start[k], a["model"][k]) for k in start)
 
 

@@ -13,7 +13,6 @@ from typing import Callable
 
 import torch
 from torch import Tensor
-from tqdm import tqdm
 
 from ..coding.fixedpoint import FRAC_A
 from ..models.hyperprior import Hyperprior, bits_per_pixel
@@ -58,6 +57,8 @@ def refine_latents(model: Hyperprior, x: Tensor, y_g: Tensor, z: Tensor, gains: 
     y_g = y_g.detach().clone().requires_grad_(True)
     z = z.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([y_g, z], lr=LR)
+    from tqdm import tqdm  # only when an encode asks for effort
+
     devices = [x.device.index] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):  # seeded: the same image gives the same file
         torch.manual_seed(seed)

@@ -19,6 +19,8 @@ assignment.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import math
 
 import numpy as np
@@ -27,7 +29,10 @@ from torch import Tensor, nn
 
 from ..coding.fixedpoint import FRAC_A
 from ..coding.ans import quantize_probabilities
-from ..codecs.vq import CLASSES, LAGRANGE, VQCodec, ec_assign, latent_pairs, unpair
+from ..codecs.composed import ComposedCodec
+from ..codecs.hyperprior import read_model
+from ..codecs.vq import CLASSES, LAGRANGE, ec_assign, latent_pairs, unpair
+from ..registry import get_codec
 from ..errors import AecError
 from ..models.quantizers import kmeans
 
@@ -43,13 +48,19 @@ def _key(q: int, c: int) -> str:
     return f"{q}_{c}"
 
 
+@lru_cache(maxsize=1)
+def _bottleneck() -> nn.Module:
+    """The shipped hyperprior's z entropy model (float, CompressAI's): the rate of z in the training loss."""
+    return read_model(get_codec("hyperprior").weights_path, entropy_models=True).entropy_bottleneck
+
+
 class VQVAE(nn.Module):
     """Codebooks ``books[q_c]`` [K, 2] (gained latent units) and prior logits ``logits[q_c]`` [K] for quality
     ``q`` (1-based) and class ``c``; ``hp`` is the frozen, loaded hyperprior codec."""
 
     def __init__(self, hp, levels: list[int], sizes: dict[tuple[int, int], int]):
         super().__init__()
-        self.hp = hp  # a HyperpriorCodec, not a submodule: its weights are neither trained nor checkpointed
+        self.hp = hp  # a loaded codec on the hyperprior's parts, not a submodule: neither trained nor checkpointed
         self.levels = list(levels)
         self.top = {q: max(c for (qq, c) in sizes if qq == q) for q in range(1, len(levels) + 1)}
         self.books = nn.ParameterDict({_key(q, c): nn.Parameter(torch.zeros(k, 2)) for (q, c), k in sizes.items()})
@@ -58,10 +69,11 @@ class VQVAE(nn.Module):
         self.config = VQConfig(levels=self.levels, sizes=dict(sizes), lambdas=tuple(lambdas[lv] for lv in levels))
 
     @classmethod
-    def from_codec(cls, vq: VQCodec) -> "VQVAE":
-        """Warm start from a shipped ``vqvae`` file (its fixed-point books and integer frequencies)."""
+    def from_codec(cls, codec: ComposedCodec) -> "VQVAE":
+        """Warm start from a loaded ``vqvae`` codec (its fixed-point books and integer frequencies)."""
+        vq = codec.latents
         sizes = {k: len(b) for k, b in vq.books.items()}
-        model = cls(vq.hp, vq.levels, sizes)
+        model = cls(codec, vq.levels, sizes)
         with torch.no_grad():
             for (q, c), b in vq.books.items():
                 model.books[_key(q, c)].copy_(b.double() / (1 << FRAC_A))
@@ -79,8 +91,8 @@ class VQVAE(nn.Module):
     def encode_vectors(self, y: Tensor, q: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Analysis latent [1, M, h, w] at quality ``q`` -> (pair vectors [n, 2], classes [n], gained means
         [1, M, h, w], z likelihoods), exactly as the codec computes them."""
-        z_hat, v, cls, mu_g = latent_pairs(self.hp, y, self._hq16(q), self.top[q])
-        _, z_lik = self.hp.model.entropy_bottleneck(z_hat.float(), training=False)
+        z_hat, v, cls, mu_g = latent_pairs(self.hp.latents.hyper, y, self._hq16(q), self.top[q])
+        _, z_lik = _bottleneck()(z_hat.float(), training=False)
         return v.float(), cls, mu_g.float() / (1 << FRAC_A), z_lik
 
     @torch.no_grad()
@@ -107,7 +119,7 @@ class VQVAE(nn.Module):
                 sel = cls == c
                 vecs = vecs.index_put((sel,), self.books[_key(q, c)][codes[sel]])
                 logp = logp.index_put((sel,), torch.log_softmax(self.logits[_key(q, c)], 0)[codes[sel]])
-            inv = hp.inverse_gain(self._hq16(q))
+            inv = hp.latents.hyper.gains.inverse(self._hq16(q))
             y_hats.append((unpair(vecs, mu_g.shape) + mu_g) * inv)
             y_liks.append(logp.exp())
             z_liks.append(z_lik.flatten())
@@ -201,7 +213,7 @@ def ecvq_init(hp, latents: Tensor, gen: torch.Generator, levels: tuple[int, ...]
         hq16 = 16 * (level + 1)
         per_class: dict[int, list[Tensor]] = {c: [] for c in range(CLASSES)}
         for y in latents:
-            _, vec, cls, _ = latent_pairs(hp, y[None].float(), hq16, CLASSES - 1)
+            _, vec, cls, _ = latent_pairs(hp.latents.hyper, y[None].float(), hq16, CLASSES - 1)
             for c in torch.unique(cls).tolist():
                 per_class[c].append(vec[cls == c].float())
         for c in range(CLASSES):

@@ -13,13 +13,15 @@ from torch import Tensor
 
 from ...codecs.checkerboard import export as export_context
 from ...codecs.hyperprior import export as export_hyperprior
+from ...codecs.hyperprior import read_model
 from ...codecs.postfilter import export as export_postfilter
 from ...codecs.signal import export as export_signal
 from ...codecs.vq import export as export_vqvae
-from ...codecs.weights import file_hash, read_tensors, weights_metadata
+from ...codecs.weights_file import file_hash, read_tensors, weights_metadata
 from ...errors import ModelMismatchError
 from ...models.hyperprior import Hyperprior
 from ...registry import get_codec
+from ...variants import load as load_variant
 
 __all__ = ["codec_info", "decoded", "export_context", "export_hyperprior", "export_postfilter", "export_signal",
            "export_vqvae", "hyperprior_of", "level_count", "load_base_model", "load_codec", "read_weights",
@@ -41,12 +43,12 @@ def hyperprior_of(name: str) -> str:
 
 def load_codec(name: str, device: str = "cpu", weights: Path | None = None) -> Any:
     """The loaded codec ``name``, with its shipped weights or a compatible ``weights`` file."""
-    return get_codec(name).load(device, weights)
+    return load_variant(get_codec(name), device, weights)
 
 
 def load_base_model(name: str, device: str) -> Hyperprior:
-    """The float model (``Hyperprior``) of the codec ``name`` as it is shipped."""
-    return load_codec(name, device).model
+    """The float model (``Hyperprior``, with its entropy models) of the hyperprior codec ``name`` as shipped."""
+    return read_model(get_codec(name).weights_path, entropy_models=True).to(device)
 
 
 def weights_sha256(path: Path) -> str:
@@ -78,7 +80,5 @@ def decoded(codec: Any, y: Tensor, level: int, device: torch.device) -> Tensor:
     """One latent [1, M, h, w] -> the synthesis output ``codec`` decodes from it at ``level`` (0-based; integer
     hyper path and the codec's own quantization), before clamping, fp16 on the CPU."""
     q16 = 16 * (level + 1)
-    y = y.float().to(device)
-    side = codec.side_of(codec.hyper_latent(y, q16), q16)
-    symbols, mu_g = codec.quantize(y.cpu().to(torch.float64) * codec.latent_gain(q16), side, q16)
-    return codec.synthesis(codec.dequantize(symbols, mu_g), q16).half().cpu()
+    latents = codec.latents.to_synthesis(codec.latents.quantized(y.float().to(device), q16), q16, codec.device)
+    return codec.transforms.synthesize(latents).half().cpu()
