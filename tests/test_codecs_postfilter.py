@@ -41,3 +41,31 @@ def test_refuses_weights_made_for_another_base(tmp_path):
 def test_refuses_a_filter_for_another_number_of_levels(tmp_path):
     with pytest.raises(ModelMismatchError, match="levels"):
         aecodec.load("hyperprior-ctx-pf", weights=_brightening(tmp_path, levels=5))
+
+
+def test_a_new_filter_is_a_weights_variant_without_a_codec_id_of_its_own(tmp_path, sample_path):
+    """A new filter file is used with --weights and, once registered, by name and by hash alone; its files
+    record the post-filter architecture's id (no new id), and the registry's code is untouched."""
+    from click.testing import CliRunner
+
+    from aecodec.cli.main import main
+    from aecodec.registry import ARCHITECTURES, CodecInfo, CODECS, register
+
+    w = _brightening(tmp_path)
+    out = tmp_path / "x.aec"
+    r = CliRunner().invoke(main, ["encode", str(sample_path), "-o", str(out), "-q", "3", "--weights", str(w)])
+    assert r.exit_code == 0, r.output
+    c = container.unpack(out.read_bytes())
+    assert c.codec_id == ARCHITECTURES["postfilter"].codec_id == 6 and c.weights_hash == file_hash(w)[:8]
+    r = CliRunner().invoke(main, ["decode", str(out), "-o", str(tmp_path / "a.png"), "--weights", str(w)])
+    assert r.exit_code == 0, r.output
+    with pytest.raises(ModelMismatchError, match="--weights"):  # not yet known by its hash
+        aecodec.decode(out.read_bytes())
+    register(CodecInfo("my-filter", "postfilter", str(w), "a filter trained here", base="hyperprior-ctx"))
+    try:
+        by_hash = aecodec.decode(out.read_bytes())  # the recorded hash selects the variant
+        assert np.array_equal(np.asarray(by_hash), np.asarray(aecodec.decode(out.read_bytes(), weights=w)))
+        named = aecodec.encode(sample_path, codec="my-filter", quality=3)
+        assert named == out.read_bytes() and aecodec.inspect(named).codec == "my-filter"
+    finally:
+        CODECS.remove(next(v for v in CODECS if v.name == "my-filter"))
