@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 import aecodec
-from aecodec.codecs.weights import file_hash
+from aecodec.codecs.weights_file import file_hash
 from aecodec.training.flags import from_flags, parse
 from aecodec.training.loop import train
 from aecodec.training.options import TrainOptions

@@ -1,7 +1,7 @@
 """The context model's task: its run caches the frozen latents in the run folder and resumes exactly."""
 import torch
 
-from aecodec.codecs.weights import read_tensors, weights_metadata
+from aecodec.codecs.weights_file import read_tensors, weights_metadata
 from aecodec.training.loop import train
 from tests.test_training_tasks import images, run_options, torch_threads  # noqa: F401
 
