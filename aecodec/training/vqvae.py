@@ -34,7 +34,7 @@ from ..codecs.hyperprior import read_model
 from ..codecs.vq import CLASSES, LAGRANGE, ec_assign, latent_pairs, unpair
 from ..registry import get_codec
 from ..errors import AecError
-from ..models.quantizers import kmeans
+from ..models.kmeans import kmeans
 
 LEVELS = (0, 1, 2, 3, 4)  # the hyperprior's gain levels of qualities 1..5
 K0 = 1024  # codes per book before the Lagrangian iterations drop the unused ones
