@@ -24,7 +24,6 @@ faster parsing or post-processing cannot go below (null for codecs without a sep
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import subprocess
@@ -42,25 +41,15 @@ import aecodec
 KODIM = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "kodak" / "kodim05.png"
 
 
-# -- The only codec internals this script touches (the codec package is being renamed: fix them here) ---------
-@contextlib.contextmanager
-def native_kernels():
-    """Make the codecs take their fallback, PyTorch's native kernels, instead of the oneDNN forward path
-    (``aecodec.codecs.inference.available``, which the codecs consult on every call)."""
-    from aecodec.codecs import inference
-
-    before = inference.available
-    inference.available = lambda device: False
-    try:
-        yield
-    finally:
-        inference.available = before
+# -- The only codec internals this script touches ----------------------------------------------------------
+def native(codec):
+    """The loaded codec with its transforms on PyTorch's native kernels instead of oneDNN's forward path."""
+    return codec.with_transforms(codec.transforms.native())
 
 
 def synthesis_alone(codec):
-    """The codec's synthesis transform without its post-filter and clamping (``HyperpriorCodec.synthesis``:
-    gained decoded latents, q16 -> pixels), or None where the codec has no such stage."""
-    return getattr(codec, "synthesis", None)
+    """The codec's synthesis transform without post-filter and clamping: synthesis-ready latents -> pixels."""
+    return lambda latents, q16: codec.transforms.synthesize(latents)
 # ------------------------------------------------------------------------------------------------------------
 
 
@@ -126,28 +115,23 @@ def compressai_runs(cfg, x: torch.Tensor, device: str) -> dict:
 
 
 def codec_runs(name: str, im: Image.Image, x: torch.Tensor, device: str) -> dict:
-    """The callables timed for one aecodec codec: public-API encode and decode, both again on the native
-    kernels, and the synthesis alone on the image's decoded latents (through the codec contract)."""
+    """The callables timed for one aecodec codec: public-API encode and decode, the codec's own encode and
+    decode (the contract: no container or image conversion) on the native kernels, and the synthesis alone on
+    the image's decoded latents."""
     data = aecodec.encode(im, codec=name, device=device)
-
-    def native(fn):
-        def run():
-            with native_kernels():
-                fn()
-        return run
-
-    enc = lambda: aecodec.encode(im, codec=name, device=device)  # noqa: E731
-    dec = lambda: aecodec.decode(data, device=device)  # noqa: E731
-    runs = {"enc": enc, "dec": dec, "native_enc": native(enc), "native_dec": native(dec)}
     codec = aecodec.load(name, device)
+    slow = native(codec)
+    q16 = round(16 * aecodec.get_codec(name).default_quality)
+    xp = padded(x, codec.stride).to(device)
+    h, w = xp.shape[-2:]
+    items = codec.compress_batch(xp, q16)
+    latents = codec.decode_latents(items, h, w, q16)
     synthesis = synthesis_alone(codec)
-    if synthesis is not None:
-        q16 = round(16 * aecodec.get_codec(name).default_quality)
-        xp = padded(x, codec.stride)
-        items = codec.compress_batch(xp.to(device), q16)
-        latents = codec.decode_latents(items, xp.shape[-2], xp.shape[-1], q16)
-        runs["syn"] = lambda: synthesis(latents, q16)
-    return runs
+    return {"enc": lambda: aecodec.encode(im, codec=name, device=device),
+            "dec": lambda: aecodec.decode(data, device=device),
+            "native_enc": lambda: slow.compress_batch(xp, q16),
+            "native_dec": lambda: slow.decompress_batch(items, h, w, q16),
+            "syn": lambda: synthesis(latents, q16)}
 
 
 def main() -> None:

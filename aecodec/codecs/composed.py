@@ -37,6 +37,10 @@ class ComposedCodec:
     def device(self) -> torch.device:
         return self.transforms.device
 
+    def with_transforms(self, transforms: Transforms) -> "ComposedCodec":
+        """The same latent coder and post-processing around other transforms (another back-end)."""
+        return ComposedCodec(transforms, self.latents, self.post, self.refiner, self.model, self.levels)
+
     def with_latents(self, latents) -> "ComposedCodec":
         """The same transforms (and post-processing) around another latent coder."""
         return ComposedCodec(self.transforms, latents, self.post, self.refiner, self.model, self.levels)

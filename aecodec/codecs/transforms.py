@@ -39,24 +39,22 @@ def crop_latent(x: Tensor, y: Tensor, crop: tuple[int, int, int, int]) -> tuple[
 
 
 class Transforms:
-    """``g_a``: image [B, 3, H, W] -> latent [B, M, H/16, W/16]; ``g_s`` back (not clamped). ``backend``:
-    "onednn", "native" or None (oneDNN where it serves every layer)."""
+    """``g_a``: image [B, 3, H, W] -> latent [B, M, H/16, W/16]; ``g_s`` back (not clamped). oneDNN where it
+    serves every layer, unless ``native`` (PyTorch's own kernels: benchmarks compare the two)."""
 
     downsampling = 16
 
     def __init__(self, g_a: nn.Sequential, g_s: nn.Sequential, device: torch.device | str = "cpu",
-                 backend: str | None = None):
+                 native: bool = False):
         self.device = torch.device(device)
         self.g_a, self.g_s = g_a.eval().to(self.device), g_s.eval().to(self.device)
-        fast = inference.available(self.device) and backend != "native"
-        if backend == "onednn" and not (fast and inference.supported(g_a) and inference.supported(g_s)):
-            raise ValueError("oneDNN's forward kernels cannot run these transforms here")
+        fast = inference.available(self.device) and not native
         self.fast_analysis = fast and inference.supported(g_a)
         self.fast = fast and inference.supported(g_s)  # the synthesis' back-end (and the post-filter's)
 
-    def with_backend(self, backend: str) -> "Transforms":
-        """The same modules on another back-end (benchmarks compare them)."""
-        return Transforms(self.g_a, self.g_s, self.device, backend)
+    def native(self) -> "Transforms":
+        """The same modules on PyTorch's native kernels."""
+        return Transforms(self.g_a, self.g_s, self.device, native=True)
 
     @cached_property
     def _fast_g_a(self) -> inference.FastSequential:
