@@ -54,22 +54,16 @@ def resolve(codec: str | None, weights: str | Path | None = None, kind: str = "i
 def codec_of(c: Container, weights: str | Path | None = None) -> CodecInfo:
     """The registered codec that decodes a parsed container: the variant of its architecture whose weights
     have the recorded hash, or the one a ``weights`` file given for it belongs to (its hash checked)."""
-    arch = architecture_of_id(c.codec_id)
-    candidates = variants_of(arch)
+    candidates = variants_of(architecture_of_id(c.codec_id))
+    named = next((v for v in candidates if v.codec_id == c.codec_id), candidates[0])  # the id's own variant
     if weights:
-        have = file_hash(weights)[:8]
-        info = next((v for v in candidates if v.codec_id == c.codec_id), candidates[0])
+        info, have = named, file_hash(weights)[:8]
         check_family(Path(weights), info.family, info.name)
         where = f"the weights file {Path(weights).name} (hash {have.hex()})"
-    else:
-        shipped = [v for v in candidates if v.weights]
-        info = next((v for v in shipped if hash_of(v) == c.weights_hash), None)
-        have = c.weights_hash if info else None
-        if info is None:
-            named = next((v for v in candidates if v.codec_id == c.codec_id), candidates[0])
-            if not named.weights:
-                _require_shipped(named)
-            info, where = named, f"the installed weights (hash {hash_of(named).hex()})"
+    else:  # the variant whose shipped weights have the recorded hash, else the id's own (refused below)
+        info = next((v for v in candidates if v.weights and hash_of(v) == c.weights_hash), named)
+        have = hash_of(info)
+        where = f"the installed weights (hash {have.hex()})"
     if c.weights_hash != have:
         raise ModelMismatchError(
             f"this file was made with other weights of codec {info.name!r} (hash {c.weights_hash.hex()}) than "

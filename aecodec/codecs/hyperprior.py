@@ -16,9 +16,9 @@ from torch import Tensor
 from ..coding.fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, to_fixed
 from ..coding.rans import RansCoder
 from ..coding.tables import bottleneck_tables, gaussian_tables, scale_table, table_from_tensors, table_tensors
-from ..errors import ModelMismatchError
 from ..models.hyperprior import Hyperprior, HyperpriorConfig
 from . import weights_file
+from .loading import load_parameters
 from .composed import ComposedCodec
 from .gains import Gains
 from .latents import GaussianLatents, HyperPath
@@ -56,10 +56,7 @@ def read_model(path: Path, entropy_models: bool = False) -> Hyperprior:
     tensors = weights_file.read_tensors(path)
     prefixes = ("fixed.", "table.") + (() if entropy_models else ("entropy_bottleneck.",))
     float_params = {k: v.float() for k, v in tensors.items() if not k.startswith(prefixes)}
-    missing, unexpected = model.load_state_dict(float_params, strict=False)
-    params = {k for k, _ in model.named_parameters()}
-    if unexpected or params.intersection(missing):  # constant buffers are rebuilt by the constructor
-        raise ModelMismatchError(f"weights file {path} does not match its config: {missing or unexpected}")
+    load_parameters(model, float_params, f"weights file {path} does not match its config")
     return model.eval()
 
 

@@ -34,6 +34,7 @@ from ..coding.tables import CdfTable, table_from_tensors, table_tensors
 from ..errors import ModelMismatchError
 from ..models.hyperprior import analysis, hyper_analysis, synthesis
 from . import weights_file
+from .loading import load_parameters
 from .composed import ComposedCodec
 from .gains import UnitGains
 from .latents import FactorizedLatents, GaussianLatents, HyperPath
@@ -164,10 +165,7 @@ def load(path: Path, device: str = "cpu") -> ComposedCodec:
     if spec.layout:
         model.h_a = hyper_analysis(N, M, spec.activation)
     float_params = {k: v.float() for k, v in tensors.items() if k.startswith(("g_a.", "g_s.", "h_a."))}
-    missing, unexpected = model.load_state_dict(float_params, strict=False)
-    params = {k for k, _ in model.named_parameters()}
-    if unexpected or params.intersection(missing):
-        raise ModelMismatchError(f"{Path(path).name} does not fit {arch}: {sorted(params & set(missing)) or unexpected}")
+    load_parameters(model, float_params, f"{Path(path).name} does not fit {arch}")
     model.eval()
     medians = tensors["fixed.medians"]  # FRAC_A fixed point
     bottleneck = table_from_tensors("table.bottleneck", tensors)  # z's tables, or y's (factorized)

@@ -37,3 +37,12 @@ def build(loader: str, path: Path, device: str, base=None):
     module, func = loader.split(":")
     load = getattr(importlib.import_module(module), func)
     return load(path, device) if base is None else load(path, device, base)
+
+
+def load_parameters(model, params: dict, refusal: str) -> None:
+    """Load a weights file's float ``params`` into ``model`` (an ``nn.Module``); constant buffers are the
+    constructor's. A parameter missing or a tensor left over: ``ModelMismatchError`` "``refusal``: names"."""
+    missing, unexpected = model.load_state_dict(params, strict=False)
+    lacking = sorted({k for k, _ in model.named_parameters()}.intersection(missing))
+    if lacking or unexpected:
+        raise ModelMismatchError(f"{refusal}: {lacking or unexpected}")
