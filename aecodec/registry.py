@@ -49,6 +49,8 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
                  effort=False),
     Architecture("compressai-hyperprior", 7, "compressai", "aecodec.codecs.imported:load", (1,), 1,
                  fractional=False, effort=False),
+    Architecture("compressai-autoregressive", 11, "compressai", "aecodec.codecs.imported:load", (1,), 1,
+                 fractional=False, effort=False),
     Architecture("compressai-factorized", 8, "compressai", "aecodec.codecs.imported:load", (1,), 1,
                  fractional=False, effort=False, streams=1),
     Architecture("signal", 2, "signal", "aecodec.codecs.signal:load", (1,), 1, kind="array", fractional=False,
@@ -115,6 +117,9 @@ CODECS: list[CodecInfo] = [
     CodecInfo("compressai-hyperprior", "compressai-hyperprior", "",
               description="a CompressAI bmshj2018-hyperprior or mbt2018-mean model you imported (aecodec import "
                           "compressai): its transforms, exact integer entropy parameters"),
+    CodecInfo("compressai-autoregressive", "compressai-autoregressive", "",
+              description="a CompressAI mbt2018, cheng2020-anchor or cheng2020-attn model you imported (aecodec "
+                          "import compressai): its transforms, an exact integer context model, wavefront decoding"),
     CodecInfo("compressai-factorized", "compressai-factorized", "",
               description="a CompressAI bmshj2018-factorized model you imported (aecodec import compressai)"),
     CodecInfo("signal", "signal", "signal.safetensors", default=True,
@@ -126,6 +131,9 @@ COMPRESSAI_ARCHS: dict[str, str] = {
     "bmshj2018-factorized": "compressai-factorized",
     "bmshj2018-hyperprior": "compressai-hyperprior",
     "mbt2018-mean": "compressai-hyperprior",
+    "mbt2018": "compressai-autoregressive",
+    "cheng2020-anchor": "compressai-autoregressive",
+    "cheng2020-attn": "compressai-autoregressive",
 }
 
 

@@ -44,3 +44,31 @@ def test_refuses_layers_without_a_fast_form():
     assert not inference.supported(torch.nn.Sequential(torch.nn.ConvTranspose2d(4, 4, 3, stride=2)))
     with pytest.raises(ValueError):
         inference.FastSequential(torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, groups=2)))
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 1, 1), (1, 16, 3, 5), (2, 16, 12, 20)])
+def test_residual_networks_run_on_the_forward_kernels_alike_at_any_thread_count(shape):
+    """Networks with their own forward (cheng2020's residual and attention blocks) under onednn_convolutions:
+    the modules' function, and the same bits at 1, 2 and 3 threads and batched or not."""
+    from aecodec.models.residual import synthesis
+
+    torch.manual_seed(0)
+    g_s = synthesis(16, attention=True).eval()
+    assert inference.tree_supported(g_s)
+    assert not inference.tree_supported(torch.nn.Sequential(torch.nn.ConvTranspose2d(4, 4, 5, 2)))
+    y = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    before = torch.get_num_threads()
+    try:
+        with torch.no_grad():
+            plain = g_s(y)
+            digests = set()
+            for t in (1, 2, 3):
+                torch.set_num_threads(t)
+                with inference.onednn_convolutions():
+                    out = g_s(y)
+                    single = [g_s(y[i:i + 1])[0] for i in range(shape[0])]
+                digests.add(hashlib.sha256(out.contiguous().numpy().tobytes()).hexdigest())
+                assert all(torch.equal(s, o) for s, o in zip(single, out))
+    finally:
+        torch.set_num_threads(before)
+    assert len(digests) == 1 and torch.allclose(out, plain, atol=1e-4)

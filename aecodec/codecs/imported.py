@@ -1,18 +1,21 @@
 """CompressAI models as aecodec codecs, with parsing that is exact on every machine.
 
 CompressAI computes the entropy parameters of its hyperprior models with float convolutions, so a decoder on
-another machine (GPU vs CPU, another thread count) can pick another CDF for a symbol and decode garbage. ``import_compressai`` turns a CompressAI state_dict of ``bmshj2018-factorized``,
-``bmshj2018-hyperprior`` or ``mbt2018-mean`` (any N and M) into an aecodec weights file:
+another machine (GPU vs CPU, another thread count) can pick another CDF for a symbol and decode garbage. ``import_compressai`` turns a CompressAI state_dict of any architecture in ``ARCHS`` (any N and M) into an
+aecodec weights file:
 
 - the transforms (``g_a``, ``g_s``, ``h_a``) as fp32, run as the same modules as CompressAI's, so pixels are
   CompressAI's;
-- the hyper-synthesis ``h_s`` as fixed-point integers (``aecodec.coding.fixedpoint``), evaluated exactly;
+- the hyper-synthesis ``h_s``, and for the autoregressive models (mbt2018, cheng2020) the masked context
+  convolution and the entropy-parameter network, as fixed-point integers (``aecodec.coding.fixedpoint``),
+  evaluated exactly;
 - CompressAI's own quantized CDF tables (from its ``update()``), the bottleneck medians and the scale
   thresholds, all as integers.
 
-Coding follows CompressAI's ``compress``/``decompress`` step for step (symbols are offsets from the medians and
-the means, scale indexes from the same 64-scale table, the same rANS), so files come out at CompressAI's size;
-the only difference is that every number parsing depends on is an integer. The file records the source
+Coding follows CompressAI's ``compress``/``decompress`` (symbols are offsets from the medians and the means,
+scale indexes from the same 64-scale table, the same rANS), so files come out at CompressAI's size. The
+differences: every number parsing depends on is an integer, and the autoregressive models code their latents
+in wavefronts (``aecodec.codecs.autoregressive``) rather than one position at a time. The file records the source
 checkpoint's SHA-256, the architecture and N, M.
 """
 from __future__ import annotations
@@ -28,12 +31,13 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..coding.fixedpoint import FRAC_A, IntHyperSynthesis, to_fixed
+from ..coding.fixedpoint import FRAC_A, IntContextModel, IntHyperSynthesis, to_fixed
 from ..coding.rans import RansCoder
 from ..coding.tables import CdfTable, table_from_tensors, table_tensors
 from ..errors import ModelMismatchError
-from ..models.hyperprior import analysis, hyper_analysis, synthesis
+from ..models import hyperprior, residual
 from . import weights_file
+from .autoregressive import WavefrontPass
 from .loading import load_parameters
 from .composed import ComposedCodec
 from .gains import UnitGains
@@ -46,22 +50,41 @@ class Arch(NamedTuple):
     """How a CompressAI zoo architecture maps onto this project's parts."""
 
     compressai_class: str
-    layout: str  # of the hyper-synthesis' output (``aecodec.codecs.latents.HyperPath``); "" = no hyperprior
+    layout: str  # of the hyper-synthesis' output (``aecodec.codecs.latents.HyperPath``); "" = no hyperprior,
+    # "features" = the input of an autoregressive context model
     activation: type[nn.Module] = nn.ReLU  # of the hyper-analysis
     abs_input: bool = False  # the hyper-analysis sees |y|
+    residual: bool = False  # Cheng et al.'s residual transforms (``aecodec.models.residual``), M = N
+    attention: bool = False  # ... with attention blocks
 
 
 # the architectures ``aecodec import compressai`` reads (the registry names the codec each becomes)
 ARCHS = {"bmshj2018-factorized": Arch("FactorizedPrior", ""),
          "bmshj2018-hyperprior": Arch("ScaleHyperprior", "scale", nn.ReLU, True),
-         "mbt2018-mean": Arch("MeanScaleHyperprior", "scale_mean", nn.LeakyReLU)}
+         "mbt2018-mean": Arch("MeanScaleHyperprior", "scale_mean", nn.LeakyReLU),
+         "mbt2018": Arch("JointAutoregressiveHierarchicalPriors", "features", nn.LeakyReLU),
+         "cheng2020-anchor": Arch("Cheng2020Anchor", "features", nn.LeakyReLU, residual=True),
+         "cheng2020-attn": Arch("Cheng2020Attention", "features", nn.LeakyReLU, residual=True, attention=True)}
 _BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")  # update() results: recomputed here
 
 
 def _network(arch: str, N: int, M: int) -> nn.Module:
     from compressai import models
 
-    return getattr(models, ARCHS[arch].compressai_class)(N, M)
+    cls = getattr(models, ARCHS[arch].compressai_class)
+    return cls(N) if ARCHS[arch].residual else cls(N, M)
+
+
+def _modules(spec: Arch, N: int, M: int) -> nn.Module:
+    """This project's modules with CompressAI's names for an architecture's float parts: g_a, g_s (and h_a)."""
+    model = nn.Module()
+    if spec.residual:
+        model.g_a, model.g_s = residual.analysis(N, spec.attention), residual.synthesis(N, spec.attention)
+    else:
+        model.g_a, model.g_s = hyperprior.analysis(N, M), hyperprior.synthesis(N, M)
+    if spec.layout:
+        model.h_a = residual.hyper_analysis(N) if spec.residual else hyperprior.hyper_analysis(N, M, spec.activation)
+    return model
 
 
 def _state_dict(obj) -> dict[str, Tensor]:
@@ -90,10 +113,11 @@ def read_checkpoint(path: Path, arch: str) -> tuple[nn.Module, bytes]:
         raise ModelMismatchError(f"{Path(path).name} is not a readable PyTorch checkpoint "
                                  f"({str(e).splitlines()[0][:80]})") from e
     state = {k: v for k, v in _state_dict(obj).items() if not k.endswith(_BUFFERS)}
-    try:
-        N, M = state["g_a.0.weight"].shape[0], state["g_a.6.weight"].shape[0]
-    except (KeyError, IndexError) as e:
-        raise ModelMismatchError(f"{Path(path).name} has no g_a of a CompressAI image model") from e
+    first = state.get("g_a.0.weight", state.get("g_a.0.conv1.weight"))  # a convolution; a residual block
+    if first is None or first.dim() != 4:
+        raise ModelMismatchError(f"{Path(path).name} has no g_a of a CompressAI image model")
+    N = first.shape[0]
+    M = state["g_a.6.weight"].shape[0] if state.get("g_a.6.weight", torch.empty(0)).dim() == 4 else N
     net = _network(arch, N, M)
     want = {k for k in net.state_dict() if not k.endswith(_BUFFERS)}
     missing, unexpected = sorted(want - state.keys()), sorted(state.keys() - want)
@@ -128,8 +152,8 @@ def import_compressai(checkpoint: Path, arch: str, out: Path, codec: str) -> Pat
                if k.startswith(("g_a.", "g_s.", "h_a."))}
     tensors["fixed.medians"] = to_fixed(eb.quantiles[:, 0, 1], FRAC_A)
     tensors.update(table_tensors("table.bottleneck", _table(eb)))
-    meta = {"family": "compressai", "codec": codec, "arch": arch, "N": str(net.g_a[0].out_channels),
-            "M": str(net.g_a[6].out_channels), "source_sha256": source.hex(), "source_name": Path(checkpoint).name}
+    meta = {"family": "compressai", "codec": codec, "arch": arch, "N": str(net.N), "M": str(net.M),
+            "source_sha256": source.hex(), "source_name": Path(checkpoint).name}
     if arch != "bmshj2018-factorized":
         try:
             h_s = IntHyperSynthesis(net.h_s)
@@ -142,6 +166,16 @@ def import_compressai(checkpoint: Path, arch: str, out: Path, codec: str) -> Pat
         gc = net.gaussian_conditional
         tensors["fixed.scale_bounds"] = to_fixed(gc.scale_table[:-1], FRAC_A)
         tensors.update(table_tensors("table.y", _table(gc)))
+        if ARCHS[arch].layout == "features":
+            cp = net.context_prediction
+            try:
+                context = IntContextModel.from_modules(cp, cp.mask, net.entropy_parameters)
+            except ValueError as e:
+                raise ModelMismatchError(f"{Path(checkpoint).name}: its context model has no exact integer "
+                                         f"form ({e})") from e
+            layers, specs = context.tensors("fixed.context")
+            tensors.update(layers)
+            meta["context"] = json.dumps(specs)
     provenance = {"imported_from": Path(checkpoint).name, "source_sha256": source.hex(), "arch": arch,
                   "N": int(meta["N"]), "M": int(meta["M"]),
                   "command": f"aecodec import compressai {Path(checkpoint).name} --arch {arch} -o {Path(out).name}"}
@@ -160,10 +194,7 @@ def load(path: Path, device: str = "cpu") -> ComposedCodec:
     N, M = int(meta["N"]), int(meta["M"])
     device = torch.device(device)
     spec = ARCHS[arch]
-    model = nn.Module()
-    model.g_a, model.g_s = analysis(N, M), synthesis(N, M)
-    if spec.layout:
-        model.h_a = hyper_analysis(N, M, spec.activation)
+    model = _modules(spec, N, M)
     float_params = {k: v.float() for k, v in tensors.items() if k.startswith(("g_a.", "g_s.", "h_a."))}
     load_parameters(model, float_params, f"{Path(path).name} does not fit {arch}")
     model.eval()
@@ -174,9 +205,13 @@ def load(path: Path, device: str = "cpu") -> ComposedCodec:
     else:
         try:
             h_s = IntHyperSynthesis.from_tensors("fixed.h_s", tensors, json.loads(meta["h_s"]))
-        except ValueError as e:
-            raise ModelMismatchError(f"{Path(path).name}: integer hyper-synthesis out of range ({e})") from e
+            context = (IntContextModel.from_tensors("fixed.context", tensors, json.loads(meta["context"]))
+                       if spec.layout == "features" else None)
+        except (ValueError, KeyError) as e:
+            raise ModelMismatchError(f"{Path(path).name}: integer entropy model out of range or missing "
+                                     f"({e})") from e
         hyper = HyperPath(model.h_a.to(device), h_s, bottleneck, tensors["fixed.scale_bounds"],
                           UnitGains(M, N, device), medians, spec.layout, spec.abs_input)
-        latents = GaussianLatents(hyper, RansCoder(table_from_tensors("table.y", tensors)))
+        latents = GaussianLatents(hyper, RansCoder(table_from_tensors("table.y", tensors)),
+                                  WavefrontPass(context, hyper) if context is not None else None)
     return ComposedCodec(Transforms(model.g_a, model.g_s, device), latents, model=model, levels=1)

@@ -14,12 +14,16 @@ another kernel:
 
 On 2 cores this synthesis runs in about half the time of the native kernels. Where oneDNN is missing (or on a
 GPU) the plain modules run instead.
+
+Networks that are not a plain ``Sequential`` (residual and attention blocks) run their own ``forward`` under
+``onednn_convolutions``, which sends every convolution they make to the same forward kernel.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 from ..coding.fixedpoint import subpixel_kernel
 from ..models.gdn import GDN
@@ -57,6 +61,38 @@ def supported(seq: nn.Sequential) -> bool:
                 m.stride[0] == m.stride[1] and m.padding[0] == m.padding[1]
         return isinstance(m, (GDN, nn.ReLU, nn.LeakyReLU))
     return all(ok(m) for m in seq)
+
+
+def tree_supported(module: nn.Module) -> bool:
+    """Whether ``module`` can run under ``onednn_convolutions``: its only parametrised layers are plain
+    convolutions and GDNs (no transposed convolution, whose sums would depend on the thread count)."""
+    def ok(m: nn.Module) -> bool:
+        if isinstance(m, nn.Conv2d):
+            return supported(nn.Sequential(m))
+        return isinstance(m, GDN) or not any(True for _ in m.parameters(recurse=False))
+    return all(ok(m) for m in module.modules())
+
+
+class onednn_convolutions(TorchFunctionMode):
+    """Within this context every ``conv2d`` with one group and no dilation runs on oneDNN's forward kernel
+    (``conv2d``), whatever module makes it."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.conv2d or func is torch.conv2d:
+            x, weight, bias, stride, padding, dilation, groups = _conv_args(*args, **kwargs)
+            if groups == 1 and _pair(dilation) == (1, 1) and not isinstance(padding, str) \
+                    and len(set(_pair(stride))) == 1 and len(set(_pair(padding))) == 1:
+                return conv2d(x, weight, bias, _pair(stride)[0], _pair(padding)[0])
+        return func(*args, **kwargs)
+
+
+def _conv_args(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # F.conv2d's signature
+    return input, weight, bias, stride, padding, dilation, groups
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 class FastSequential:

@@ -42,19 +42,21 @@ def channel_indexes(shape: tuple[int, ...]) -> Tensor:
 
 class Side(NamedTuple):
     """What the hyper-latent tells the decoder about the latent, all integers (FRAC_A fixed point): z symbols,
-    the ungained (mean, scale) [1, 2M, h, w], and for the quality the scale table indexes and gained means."""
+    the ungained (mean, scale) [1, 2M, h, w], and for the quality the scale table indexes and gained means;
+    under the "features" layout, ``params`` are features for a context model and the last two are None."""
 
     z_symbols: Tensor
     params: Tensor
-    scale_index: Tensor
-    mean: Tensor
+    scale_index: Tensor | None
+    mean: Tensor | None
 
 
 class HyperPath:
     """z <-> its stream, and the latent's exact entropy parameters from z.
 
     ``layout`` says how the hyper-synthesis lays out its output: "mean_scale" (this project's models),
-    "scale_mean" (CompressAI's mbt2018-mean) or "scale" (zero means, CompressAI's bmshj2018-hyperprior).
+    "scale_mean" (CompressAI's mbt2018-mean), "scale" (zero means, CompressAI's bmshj2018-hyperprior) or
+    "features" (the input of a context model: ``aecodec.codecs.autoregressive``).
     ``medians`` [N]: z symbols are offsets from these (FRAC_A fixed point): CompressAI's bottleneck medians, or
     zeros for this project's models.
     ``abs_input``: the hyper-analysis sees |y| (bmshj2018-hyperprior)."""
@@ -78,6 +80,8 @@ class HyperPath:
         """z symbols [1, N, h, w] -> ``Side``, in integers only."""
         ihg = self.gains.inv_hyper_int(quality16)[None, :, None, None]
         params = self.h_s(z_symbols * ihg + self.medians.view(1, -1, 1, 1))
+        if self.layout == "features":
+            return Side(z_symbols, params, None, None)
         if self.layout == "scale_mean":
             params = torch.cat(params.chunk(2, 1)[::-1], 1)
         elif self.layout == "scale":

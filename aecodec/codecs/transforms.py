@@ -51,6 +51,9 @@ class Transforms:
         fast = inference.available(self.device) and not native
         self.fast_analysis = fast and inference.supported(g_a)
         self.fast = fast and inference.supported(g_s)  # the synthesis' back-end (and the post-filter's)
+        # other networks (residual blocks) run their own forward, every convolution on the same kernels
+        self.tree_analysis = fast and not self.fast_analysis and inference.tree_supported(g_a)
+        self.tree_synthesis = fast and not self.fast and inference.tree_supported(g_s)
 
     def native(self) -> "Transforms":
         """The same modules on PyTorch's native kernels."""
@@ -67,11 +70,19 @@ class Transforms:
     @torch.no_grad()
     def analyze(self, x: Tensor) -> Tensor:
         x = x.to(self.device)
-        return self._fast_g_a(x) if self.fast_analysis else self.g_a(x).float()
+        if self.fast_analysis:
+            return self._fast_g_a(x)
+        if self.tree_analysis:
+            with inference.onednn_convolutions():
+                return self.g_a(x).contiguous()
+        return self.g_a(x).float()
 
     @torch.no_grad()
     def synthesize(self, y: Tensor) -> Tensor:
         if self.fast:
             return self._fast_g_s(y)
+        if self.tree_synthesis:
+            with inference.onednn_convolutions():
+                return self.g_s(y).contiguous()
         with thread_invariant():
             return self.g_s(y)

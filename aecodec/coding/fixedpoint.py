@@ -88,6 +88,7 @@ class IntLayer:
     output_padding: int
     relu: bool
     slope: int = 0  # with ``relu``: negative inputs times slope / 2^FRAC_W (LeakyReLU), 0 = plain ReLU
+    upscale: int = 1  # a pixel shuffle by this factor after the activation (sub-pixel convolutions)
 
     def __post_init__(self) -> None:
         fan = self.weight.abs().transpose(0, 1) if self.transposed else self.weight.abs()
@@ -111,7 +112,25 @@ class IntLayer:
         y = shift_round(acc + bias.view(shape), FRAC_W)
         if self.relu:
             y = torch.where(y < 0, shift_round(y * self.slope, FRAC_W), y) if self.slope else y.clamp_min(0)
-        return y.clamp(-ACT_LIMIT, ACT_LIMIT)
+        y = y.clamp(-ACT_LIMIT, ACT_LIMIT)
+        return F.pixel_shuffle(y, self.upscale) if self.upscale > 1 else y
+
+
+def _leaves(module: nn.Module) -> list[nn.Module]:
+    """The layers of a (nested) ``Sequential``, in order."""
+    if isinstance(module, nn.Sequential):
+        return [leaf for m in module for leaf in _leaves(m)]
+    return [module]
+
+
+def _slope(act: nn.Module) -> int:
+    """An activation's negative slope in FRAC_W fixed point (0: ReLU)."""
+    if isinstance(act, nn.ReLU):
+        return 0
+    slope = int(to_fixed(torch.tensor(act.negative_slope), FRAC_W))
+    if slope <= 0:
+        raise ValueError(f"no integer form for LeakyReLU({act.negative_slope})")
+    return slope
 
 
 class IntHyperSynthesis:
@@ -119,23 +138,18 @@ class IntHyperSynthesis:
 
     def __init__(self, h_s: nn.Sequential | None = None, layers: list[IntLayer] | None = None):
         self.layers: list[IntLayer] = layers or []
-        mods = list(h_s) if h_s is not None else []
-        for i, m in enumerate(mods):
-            if isinstance(m, (nn.ReLU, nn.LeakyReLU)):
-                continue
-            if not isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                raise ValueError(f"no integer form for a {type(m).__name__} layer")
-            act = mods[i + 1] if i + 1 < len(mods) else None
-            slope = 0
-            if isinstance(act, nn.LeakyReLU):
-                slope = int(to_fixed(torch.tensor(act.negative_slope), FRAC_W))
-                if slope <= 0:
-                    raise ValueError(f"no integer form for LeakyReLU({act.negative_slope})")
-            transposed = isinstance(m, nn.ConvTranspose2d)
-            self.layers.append(IntLayer(
-                to_fixed(m.weight, FRAC_W), to_fixed(m.bias, FRAC_W + FRAC_A), transposed, m.stride[0],
-                m.padding[0], m.output_padding[0] if transposed else 0, isinstance(act, (nn.ReLU, nn.LeakyReLU)),
-                slope))
+        for m in _leaves(h_s) if h_s is not None else []:
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                transposed = isinstance(m, nn.ConvTranspose2d)
+                self.layers.append(IntLayer(to_fixed(m.weight, FRAC_W), to_fixed(m.bias, FRAC_W + FRAC_A),
+                                            transposed, m.stride[0], m.padding[0],
+                                            m.output_padding[0] if transposed else 0, False))
+            elif isinstance(m, (nn.ReLU, nn.LeakyReLU)) and self.layers and not self.layers[-1].relu:
+                self.layers[-1].relu, self.layers[-1].slope = True, _slope(m)
+            elif isinstance(m, nn.PixelShuffle) and self.layers and self.layers[-1].upscale == 1:
+                self.layers[-1].upscale = m.upscale_factor  # shuffling commutes with the activation after it
+            else:
+                raise ValueError(f"no integer form for a {type(m).__name__} layer here")
 
     def tensors(self, prefix: str) -> tuple[dict[str, Tensor], list[dict]]:
         """The integer layers as int64 tensors and their shapes in words, to store in a weights file."""
@@ -143,7 +157,8 @@ class IntHyperSynthesis:
         for i, layer in enumerate(self.layers):
             tensors[f"{prefix}.{i}.weight"], tensors[f"{prefix}.{i}.bias"] = layer.weight, layer.bias
             specs.append({"transposed": layer.transposed, "stride": layer.stride, "padding": layer.padding,
-                          "output_padding": layer.output_padding, "relu": layer.relu, "slope": layer.slope})
+                          "output_padding": layer.output_padding, "relu": layer.relu, "slope": layer.slope,
+                          "upscale": layer.upscale})
         return tensors, specs
 
     @classmethod
@@ -151,7 +166,8 @@ class IntHyperSynthesis:
         """Inverse of ``tensors``: the stored integers are used as they are (the range check runs again)."""
         return cls(layers=[IntLayer(tensors[f"{prefix}.{i}.weight"].long(), tensors[f"{prefix}.{i}.bias"].long(),
                                     bool(s["transposed"]), int(s["stride"]), int(s["padding"]),
-                                    int(s["output_padding"]), bool(s["relu"]), int(s["slope"]))
+                                    int(s["output_padding"]), bool(s["relu"]), int(s["slope"]),
+                                    int(s.get("upscale", 1)))
                            for i, s in enumerate(specs)])
 
     def __call__(self, x: Tensor) -> Tensor:
@@ -207,3 +223,70 @@ class IntCheckerboard:
             m = layer.weight[:, :, 0, 0].to(torch.float64)
             x = layer.finish((m @ x.to(torch.float64)).to(torch.int64)[None], layer.bias)[0]
         return p + x
+
+
+def causal_taps(k: int) -> list[tuple[int, int]]:
+    """The taps of a k x k "type A" masked convolution (PixelCNN's, CompressAI's ``MaskedConv2d``): the rows
+    above, and the positions to the left in the centre row."""
+    return [(i, j) for i in range(k) for j in range(k) if i < k // 2 or (i == k // 2 and j < k // 2)]
+
+
+class IntContextModel:
+    """Exact integer twin of Minnen et al. 2018's autoregressive entropy model: a masked convolution over the
+    decoded latents (``context``, evaluated over its causal taps only) and the entropy-parameter network
+    (``ep``, 1x1 convolutions over [hyperprior features, context features]), at chosen latent positions."""
+
+    def __init__(self, context: IntHyperSynthesis, ep: IntHyperSynthesis):
+        (self.context,) = context.layers
+        self.ep = ep.layers
+        self.kernel = self.context.weight.shape[-1]
+        if any(layer.weight.shape[-1] != 1 or layer.stride != 1 for layer in self.ep):
+            raise ValueError("the entropy-parameter network must be 1x1 convolutions")
+        self.taps = causal_taps(self.kernel)
+        rows, cols = zip(*self.taps)
+        w = self.context.weight
+        outside = w.clone()
+        outside[:, :, list(rows), list(cols)] = 0
+        if outside.any():
+            raise ValueError("the context convolution has weights outside its causal mask")
+        self.tap_weight = w[:, :, list(rows), list(cols)].reshape(w.shape[0], -1).to(torch.float64)
+        self.matrices = [layer.weight[:, :, 0, 0].to(torch.float64) for layer in self.ep]
+        self.hyper_channels = self.matrices[0].shape[1] - w.shape[0]
+        if self.hyper_channels <= 0:
+            raise ValueError("the entropy-parameter network's input is narrower than the context's output")
+
+    @classmethod
+    def from_modules(cls, context: nn.Conv2d, mask: Tensor, ep: nn.Sequential) -> "IntContextModel":
+        """From float modules: ``context`` a masked convolution (its weights times ``mask``), ``ep`` a
+        ``Sequential`` of 1x1 convolutions and (Leaky)ReLUs."""
+        masked = nn.Conv2d(context.in_channels, context.out_channels, context.kernel_size, padding=context.padding)
+        masked.weight.data, masked.bias.data = context.weight.detach() * mask, context.bias.detach()
+        return cls(IntHyperSynthesis(nn.Sequential(masked)), IntHyperSynthesis(ep))
+
+    def hyper_part(self, params: Tensor) -> Tensor:
+        """Hyperprior features int64 [C, L] -> their share of the first layer's sums [C1, L]: computed for every
+        position at once, as the context's share is computed step by step."""
+        x = params.clamp(-ACT_LIMIT, ACT_LIMIT).to(torch.float64)
+        return (self.matrices[0][:, :self.hyper_channels] @ x).to(torch.int64)
+
+    def __call__(self, cols: Tensor, hyper_acc: Tensor) -> Tensor:
+        """cols: float64 [C * taps, n], the decoded latents (FRAC_A, within +-ACT_LIMIT) at each position's
+        causal taps, channel-major; hyper_acc: ``hyper_part`` at those positions -> the network's output
+        int64 [C_out, n] (CompressAI's layout: scales, then means), FRAC_A fixed point."""
+        ctx = self.context.finish((self.tap_weight @ cols).to(torch.int64)[None], self.context.bias)[0]
+        first = self.ep[0]
+        acc = hyper_acc + (self.matrices[0][:, self.hyper_channels:] @ ctx.to(torch.float64)).to(torch.int64)
+        x = first.finish(acc[None], first.bias)[0]
+        for layer, m in zip(self.ep[1:], self.matrices[1:]):
+            x = layer.finish((m @ x.to(torch.float64)).to(torch.int64)[None], layer.bias)[0]
+        return x
+
+    def tensors(self, prefix: str) -> tuple[dict[str, Tensor], dict]:
+        tensors, ctx_specs = IntHyperSynthesis(layers=[self.context]).tensors(f"{prefix}.context")
+        ep_tensors, ep_specs = IntHyperSynthesis(layers=self.ep).tensors(f"{prefix}.ep")
+        return {**tensors, **ep_tensors}, {"context": ctx_specs, "ep": ep_specs}
+
+    @classmethod
+    def from_tensors(cls, prefix: str, tensors: dict[str, Tensor], specs: dict) -> "IntContextModel":
+        return cls(IntHyperSynthesis.from_tensors(f"{prefix}.context", tensors, specs["context"]),
+                   IntHyperSynthesis.from_tensors(f"{prefix}.ep", tensors, specs["ep"]))
