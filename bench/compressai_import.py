@@ -51,7 +51,8 @@ def train(net: torch.nn.Module, crops: torch.Tensor, steps: int, lmbda: float = 
     gen = torch.Generator().manual_seed(0)
     for _ in range(steps):
         idx = torch.randint(len(crops), (8,), generator=gen)
-        x = crops[idx].permute(0, 3, 1, 2).float() / 255
+        # contiguous: on a channels-last batch torch 2.14's CPU backward of cheng2020 segfaulted
+        x = crops[idx].permute(0, 3, 1, 2).contiguous().float() / 255
         out = net(x)
         bpp = sum(-lik.log2().flatten(1).sum(1) for lik in out["likelihoods"].values()).mean() / x[0, 0].numel()
         loss = lmbda * 255**2 * (out["x_hat"] - x).pow(2).mean() + bpp
@@ -141,7 +142,8 @@ def main() -> None:
                    "compressai_psnr": round(psnr(original, theirs), 4),
                    "aecodec_psnr": round(psnr(original, decoded[2]), 4),
                    "pixels_identical_1_vs_2_threads": bool(np.array_equal(decoded[1], decoded[2])),
-                   "median_seconds": med, "decode_time_ratio": round(med["aecodec_decode"] / med["compressai_decode"], 3),
+                   "median_seconds": med,
+                   "decode_time_ratio": round(med["aecodec_decode"] / med["compressai_decode"], 3),
                    "weights_sha256": hashlib.sha256(w.read_bytes()).hexdigest()}
             row["psnr_delta"] = round(row["aecodec_psnr"] - row["compressai_psnr"], 4)
             row["bar_met"] = (ours <= row["bar_bytes"] and abs(row["psnr_delta"]) <= 0.05

@@ -40,14 +40,16 @@ def run_block(name: str, cwd: Path) -> None:
 
 
 def test_readme_marks_the_documented_sections():
-    assert {"cli", "api", "bench", "train", "arrays", "toolkit"} <= set(blocks())
+    assert {"cli", "api", "bench", "train", "arrays", "toolkit", "compressai"} <= set(blocks())
 
 
-@pytest.mark.parametrize("name", ["cli", "api", "train", "arrays", "toolkit"])
+@pytest.mark.parametrize("name", ["cli", "api", "train", "arrays", "toolkit", "compressai"])
 def test_readme_block_runs(name, workdir):
     run_block(name, workdir)
     if name == "cli":
         assert (workdir / "png" / "a.png").exists() and (workdir / "piped.png").stat().st_size > 0
+    if name == "compressai":
+        assert (workdir / "cheng.png").exists()
 
 
 @pytest.mark.skipif(not KODAK.exists(), reason="needs ../shared/datasets/kodak")

@@ -1,7 +1,8 @@
 """CompressAI models as aecodec codecs, with parsing that is exact on every machine.
 
 CompressAI computes the entropy parameters of its hyperprior models with float convolutions, so a decoder on
-another machine (GPU vs CPU, another thread count) can pick another CDF for a symbol and decode garbage. ``import_compressai`` turns a CompressAI state_dict of any architecture in ``ARCHS`` (any N and M) into an
+another machine (GPU vs CPU, another thread count) can pick another CDF for a symbol and decode garbage.
+``import_compressai`` turns a CompressAI state_dict of any architecture in ``ARCHS`` (any N and M) into an
 aecodec weights file:
 
 - the transforms (``g_a``, ``g_s``, ``h_a``) as fp32, run as the same modules as CompressAI's, so pixels are
@@ -142,9 +143,9 @@ def _table(model) -> CdfTable:
 
 
 def import_compressai(checkpoint: Path, arch: str, out: Path, codec: str) -> Path:
-    """CompressAI checkpoint -> aecodec weights file at ``out`` for the registered ``codec``. Refuses (``ModelMismatchError``) what it cannot
-    import exactly: an unreadable or other-architecture checkpoint, or a hyper-synthesis whose integer form could
-    overflow."""
+    """CompressAI checkpoint -> aecodec weights file at ``out`` for the registered ``codec``. Refuses
+    (``ModelMismatchError``) what it cannot import exactly: an unreadable or other-architecture checkpoint, or a
+    hyper-synthesis or context model whose integer form could overflow."""
     net, source = read_checkpoint(checkpoint, arch)
     net.update(force=True)  # CompressAI's own tables, from the checkpoint's quantiles and its scale table
     eb = net.entropy_bottleneck
