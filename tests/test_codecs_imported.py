@@ -36,7 +36,7 @@ def _trained(arch: str, x: torch.Tensor) -> torch.nn.Module:
     not degenerate (uniform quantiles would make every rate the same). The joint autoregressive models learn
     more slowly: more, gentler steps."""
     torch.manual_seed(0)
-    net = ARCHS[arch](24) if arch.startswith("cheng2020") else ARCHS[arch](24, 32)
+    net = ARCHS[arch](16) if arch.startswith("cheng2020") else ARCHS[arch](24, 32)
     steps, lr = (120, 1e-3) if arch in AUTOREGRESSIVE else (40, 2e-3)
     main_params = [p for n, p in net.named_parameters() if not n.endswith("quantiles")]
     opt = torch.optim.Adam(main_params, lr)
@@ -229,10 +229,10 @@ def test_command_line_autoregressive_import_and_refusals(models, tmp_path, sampl
     w, aec, png = tmp_path / "w.safetensors", tmp_path / "s.aec", tmp_path / "s.png"
     run = CliRunner().invoke
     r = run(main, ["import", "compressai", str(ckpt), "--arch", "cheng2020-anchor", "-o", str(w)])
-    assert r.exit_code == 0 and "N=24 M=24" in r.output, r.output
+    assert r.exit_code == 0 and "N=16 M=16" in r.output, r.output
     assert run(main, ["encode", str(sample_path), "--weights", str(w), "-o", str(aec)]).exit_code == 0
     r = run(main, ["info", str(aec), "--weights", str(w)])
-    assert "CompressAI cheng2020-anchor N=24 M=24" in r.output, r.output
+    assert "CompressAI cheng2020-anchor N=16 M=16" in r.output, r.output
     assert run(main, ["decode", str(aec), "--weights", str(w), "-o", str(png)]).exit_code == 0
     assert Image.open(png).size == (384, 256)
     damaged = tmp_path / "damaged.pth"
