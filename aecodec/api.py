@@ -16,7 +16,7 @@ from PIL import Image
 
 from . import variants
 from .arrays import load_array
-from .contract import EFFORTS, Coded
+from .contract import Coded
 from .errors import AecError, FormatError, InputImageError, UnknownCodecError
 from .format import container, payload
 from .format.container import Container
@@ -44,16 +44,6 @@ def _file_id(info: CodecInfo, weights: str | Path | None) -> int:
     """The codec id a file records: a shipped variant's own, or for other weights its architecture's (the
     weights hash then tells the variant)."""
     return info.architecture.codec_id if weights else info.codec_id
-
-
-def _quality16(info: CodecInfo, quality: float | None) -> int:
-    q = info.default_quality if quality is None else quality
-    lo, hi = min(info.qualities), max(info.qualities)
-    if not lo <= q <= hi:
-        raise UnknownCodecError(f"quality {q} outside {lo}..{hi} for codec {info.name!r}")
-    if not info.fractional and q != int(q):
-        raise UnknownCodecError(f"codec {info.name!r} takes whole qualities {lo}..{hi}, not {q}")
-    return round(q * 16)
 
 
 def encode(image: str | Path | Image.Image, codec: str | None = None, quality: float | None = None,
@@ -103,14 +93,7 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
     """``encode`` for many images: tiles and images of equal padded size share one analysis pass, up to
     ``batch_size`` at a time (use 8 or more on a GPU; 1 keeps CPU memory lowest). Each file is the same bytes
     ``encode`` writes for its image alone."""
-    info = variants.resolve(codec, weights)
-    if info.kind != "image":
-        raise UnknownCodecError(f"codec {info.name!r} codes arrays, not images: use aecodec.encode_array")
-    q16 = _quality16(info, quality)
-    if effort not in EFFORTS:
-        raise AecError(f"effort must be one of {list(EFFORTS)}, not {effort}")
-    if effort and not info.effort:
-        raise UnknownCodecError(f"codec {info.name!r} has no encoder effort levels (use effort 0)")
+    info, q16 = variants.encode_settings(codec, quality, effort, weights)
     if batch_size < 1:
         raise AecError(f"batch size must be at least 1, not {batch_size}")
     prepared = [_prepare(im, tile) for im in images]

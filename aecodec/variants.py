@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .codecs.loading import build, check_base, check_family
 from .codecs.weights_file import file_hash, weights_metadata
-from .errors import FormatError, ModelMismatchError
+from .contract import EFFORTS
+from .errors import AecError, FormatError, ModelMismatchError, UnknownCodecError
 from .format.container import Container
 from .registry import (CODECS, CodecInfo, architecture_of_family, architecture_of_id, default_codec, get_codec,
                        variants_of)
@@ -96,3 +97,29 @@ def _load(name: str, device: str, path: Path, digest: bytes):
     base = get_codec(info.base)
     check_base(path, base.weights_path, base.name)
     return build(info.loader, path, device, load(base, device))
+
+
+def quality16(info: CodecInfo, quality: float | None) -> int:
+    """A quality (the codec's default when None) in 1/16 steps; refused outside the codec's range."""
+    q = info.default_quality if quality is None else quality
+    lo, hi = min(info.qualities), max(info.qualities)
+    if not lo <= q <= hi:
+        raise UnknownCodecError(f"quality {q} outside {lo}..{hi} for codec {info.name!r}")
+    if not info.fractional and q != int(q):
+        raise UnknownCodecError(f"codec {info.name!r} takes whole qualities {lo}..{hi}, not {q}")
+    return round(q * 16)
+
+
+def encode_settings(codec: str | None = None, quality: float | None = None, effort: int = 0,
+                    weights: str | Path | None = None) -> tuple[CodecInfo, int]:
+    """(the image codec, quality16) an encode with these settings would use, or the error it would raise.
+    Loads no model (nor PyTorch), so the command line refuses bad settings at once."""
+    info = resolve(codec, weights)
+    if info.kind != "image":
+        raise UnknownCodecError(f"codec {info.name!r} codes arrays (.npy files), not images")
+    q16 = quality16(info, quality)
+    if effort not in EFFORTS:
+        raise AecError(f"effort must be one of {list(EFFORTS)}, not {effort}")
+    if effort and not info.effort:
+        raise UnknownCodecError(f"codec {info.name!r} has no encoder effort levels (use effort 0)")
+    return info, q16

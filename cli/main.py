@@ -23,6 +23,8 @@ EPILOG = "Exit codes: " + "; ".join(f"{code} {what}" for code, what in EXIT_CODE
 
 
 def _device(device: str) -> str:
+    if device == "cpu":
+        return device
     import torch
 
     if device == "auto":
@@ -141,17 +143,17 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
             write_atomic(out, aecodec.encode_array(input, error_bound, codec=codec, weights=weights))
         _run(array)
         return
+    settings = {"quality": quality, "codec": codec, "bpp": bpp, "size": size, "psnr": psnr, "device": device,
+                "effort": effort, "weights": weights}
     if input.is_dir():
-        settings = {"quality": quality, "codec": codec, "bpp": bpp, "size": size, "psnr": psnr, "device": device,
-                    "effort": effort, "weights": weights}
-        _run(lambda: _batch("encode", input, output, settings, force, jobs, batch))
+        def folder():
+            _check_encode(settings, error_bound)
+            _batch("encode", input, output, settings, force, jobs, batch)
+        _run(folder)
         return
 
     def body():
-        if sum(t is not None for t in (quality, bpp, size, psnr)) > 1:
-            raise click.UsageError("give at most one of -q, --bpp, --size, --psnr")
-        settings = {"quality": quality, "codec": codec, "bpp": bpp, "size": size, "psnr": psnr, "device": device,
-                    "effort": effort, "weights": weights}
+        _check_encode(settings, error_bound)
         if str(input) == "-" or str(output) == "-":
             _check_piped_output(output, force)
             src = _stdin_image() if str(input) == "-" else input
@@ -159,6 +161,39 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
         else:
             _encode_one(input, output or input.with_suffix(".aec"), settings, force)
     _run(body)
+
+
+def _check_encode(settings: dict, error_bound: float | None) -> None:
+    """Everything an image encode can be refused for before PyTorch and a model load (seconds): the codec,
+    quality, effort and weights, the rate targets, options that do not apply, the device (once for a folder)."""
+    from aecodec.variants import encode_settings
+
+    s = settings
+    if sum(s[k] is not None for k in ("quality", "bpp", "size", "psnr")) > 1:
+        raise click.UsageError("give at most one of -q, --bpp, --size, --psnr")
+    if error_bound is not None:
+        raise click.UsageError("--error-bound applies to arrays (.npy input), not to images")
+    encode_settings(s["codec"], s["quality"], s["effort"], s["weights"])
+    for name, value in (("--bpp", s["bpp"]), ("--size", _parse_size(s["size"]) if s["size"] else None),
+                        ("--psnr", s["psnr"])):
+        if value is not None and not value > 0:
+            raise click.BadParameter(f"{name} must be positive, not {value}")
+    _device(s["device"])
+
+
+def _check_image(path: Path) -> None:
+    """An input that is no image is refused from its header, before anything loads."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            pass
+    except FileNotFoundError:
+        raise InputImageError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise InputImageError(f"{path} is a folder") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise InputImageError(f"cannot read image {path}: {e}") from None
 
 
 def _stdin_image():
@@ -226,6 +261,8 @@ def decode(input: Path, output: Path | None, weights: Path | None, device: str, 
     if str(input) == "-" or str(output) == "-":
         def piped():
             _check_piped_output(output, force)
+            if not _to_stdout(output) and output.suffix.lower() != ".npy":
+                _image_format(output)
             _emit(_decoded_bytes(input, output, settings), output)
         _run(piped)
         return
@@ -279,6 +316,8 @@ def _image_bytes(im, out: Path | None) -> bytes:
 
 def _decode_one(input: Path, out: Path, settings: dict, force: bool) -> None:
     _check_output(out, force)
+    if not _holds_array(input):
+        _image_format(out)  # an output format we cannot write is refused before the decode, not after
     write_atomic(out, _decoded_bytes(input, out, settings))
 
 
@@ -314,6 +353,7 @@ def _refuse_aec(path: Path) -> None:
 
 def _encode_one(input: Path, out: Path, settings: dict, force: bool) -> None:
     _refuse_aec(input)
+    _check_image(input)
     _check_output(out, force)
     write_atomic(out, _encode_data(input, settings))
 
@@ -413,7 +453,10 @@ def _image_format(path: Path) -> str:
     ext = path.suffix.lower()
     Image.init()
     if ext not in Image.EXTENSION:
-        raise aecodec.AecError(f"unknown image format for output {path} (use .png, .jpg, .webp, ...)")
+        raise OutputError(f"unknown image format for output {path} (use .png, .jpg, .webp, ...)")
+    if Image.EXTENSION[ext] == "AEC":
+        raise OutputError(f"{path}: decode writes images (.png, .jpg, .webp, ...); an .aec output would code "
+                          "the decoded image a second time")
     return Image.EXTENSION[ext]
 
 

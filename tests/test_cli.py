@@ -285,3 +285,37 @@ def test_bench_on_the_validation_split_only(runner, tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads((out / "results.json").read_text())
     assert sorted(res["images"]) == held_out and res["dataset"] == "photos (validation split)"
+
+
+def test_bad_arguments_are_refused_before_pytorch_loads(tmp_path, sample_path):
+    """Every refusal that needs no model comes at once (no PyTorch import, so well under a second), with its
+    documented exit code, and writes nothing."""
+    import subprocess
+    import sys
+
+    empty, text = tmp_path / "empty.png", tmp_path / "text.png"
+    empty.write_bytes(b"")
+    text.write_text("not an image")
+    aec = str(Path(__file__).parent / "data" / "golden_q6.aec")
+    out = str(tmp_path / "x.aec")
+    cases = [(["encode", str(sample_path), "-q", "11", "-o", out], 6),
+             (["encode", str(sample_path), "--codec", "nope", "-o", out], 6),
+             (["encode", str(sample_path), "--codec", "signal", "-o", out], 6),
+             (["encode", str(sample_path), "--size", "abc", "-o", out], 2),
+             (["encode", str(sample_path), "--size", "0KB", "-o", out], 2),
+             (["encode", str(sample_path), "--bpp", "-1", "-o", out], 2),
+             (["encode", str(sample_path), "--error-bound", "0.1", "-o", out], 2),
+             (["encode", str(tmp_path / "missing.png"), "-o", out], 3),
+             (["encode", str(empty), "-o", out], 3),
+             (["encode", str(text), "-o", out], 3),
+             (["encode", str(tmp_path), "-q", "11", "-o", str(tmp_path)], 6),
+             (["decode", aec, "-o", str(tmp_path / "out.xyz")], 7),
+             (["decode", aec, "-o", str(tmp_path / "noext")], 7),
+             (["decode", aec, "-o", out], 7)]
+    script = ("import sys\nfrom aecodec.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+              "    print('EXIT', e.code, 'torch' in sys.modules)\n")
+    for args, code in cases:
+        r = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60)
+        assert f"EXIT {code} False" in r.stdout, (args, r.stdout, r.stderr)
+        assert "Traceback" not in r.stderr and r.stderr.strip(), (args, r.stderr)
+    assert not Path(out).exists() and not (tmp_path / "out.xyz").exists()
