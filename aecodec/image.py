@@ -31,6 +31,9 @@ def open_image(src: str | Path | Image.Image) -> Image.Image:
             raise InputImageError(f"no such file: {src}") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
             raise InputImageError(f"cannot read image {src}: {e}") from None
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1:  # an animation or a multi-page file: say so rather than drop the rest silently
+        warnings.warn(f"the image has {frames} frames: only the first is coded", AecWarning, stacklevel=2)
     try:
         return ImageOps.exif_transpose(im)
     except Exception:  # a broken EXIF block should not stop coding the pixels

@@ -209,9 +209,12 @@ def _to_stdout(output: Path | None) -> bool:
 
 
 def _check_piped_output(output: Path | None, force: bool) -> None:
-    """Pipes check a file output before any work, like every other command."""
+    """Pipes check a file output before any work, like every other command; binary data never goes to a
+    terminal."""
     if not _to_stdout(output):
         _check_output(output, force)
+    elif click.get_binary_stream("stdout").isatty():
+        raise OutputError("will not write binary data to a terminal: redirect stdout or give -o FILE")
 
 
 def _emit(data: bytes, output: Path | None) -> None:
@@ -358,17 +361,21 @@ def _encode_one(input: Path, out: Path, settings: dict, force: bool) -> None:
     write_atomic(out, _encode_data(input, settings))
 
 
-def _batch_task(task: tuple) -> tuple[str, str | None]:
-    """One file of a folder run; returns (input, error message or None). Runs in a worker process."""
+def _batch_task(task: tuple) -> tuple[str, str | None, list[str]]:
+    """One file of a folder run; returns (input, error message or None, its warnings). Runs in a worker
+    process: its warnings come back to be printed like any other, not as Python prints them."""
     kind, src, out, settings = task
-    try:
-        if kind == "encode":
-            _encode_one(Path(src), Path(out), settings, True)
-        else:
-            _decode_one(Path(src), Path(out), settings, True)
-        return src, None
-    except AecError as e:
-        return src, str(e)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if kind == "encode":
+                _encode_one(Path(src), Path(out), settings, True)
+            else:
+                _decode_one(Path(src), Path(out), settings, True)
+            err = None
+        except AecError as e:
+            err = str(e)
+    return src, err, [str(w.message) for w in caught if issubclass(w.category, AecWarning)]
 
 
 def _batched_tasks(tasks: list[tuple], batch: int) -> Iterator[tuple[str, str | None]]:
@@ -393,7 +400,7 @@ def _batched_tasks(tasks: list[tuple], batch: int) -> Iterator[tuple[str, str | 
             continue
         for t, data in zip(chunk, datas):
             write_atomic(Path(t[2]), data)
-            yield t[1], None
+            yield t[1], None, []
 
 
 def _batch(kind: str, folder: Path, out_dir: Path | None, settings: dict, force: bool, jobs: int,
@@ -436,11 +443,14 @@ def _batch(kind: str, folder: Path, out_dir: Path | None, settings: dict, force:
             pool = stack.enter_context(ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
                                                            initializer=init_worker))
             results = pool.map(_batch_task, tasks)
-        for src, err in tqdm(results, total=len(tasks), desc=kind, dynamic_ncols=True):
+        for src, err, said in tqdm(results, total=len(tasks), desc=kind, dynamic_ncols=True, disable=None):
             if err:
                 failed.append((src, err))
-    click.echo(f"{kind}d {len(tasks) - len(failed)} file(s), skipped {skipped} existing, {len(failed)} failed",
-               err=True)
+            for message in said if VERBOSITY["level"] > 0 else ():
+                tqdm.write(f"aecodec: warning: {src}: {message}", file=sys.stderr)
+    if VERBOSITY["level"] > 0:
+        click.echo(f"{kind}d {len(tasks) - len(failed)} file(s), skipped {skipped} existing, {len(failed)} failed",
+                   err=True)
     for src, err in failed:
         click.echo(f"  {src}: {err}", err=True)
     if failed:
@@ -470,31 +480,38 @@ def _read(path: Path) -> bytes:
 
 
 @main.command()
-@click.argument("input", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list for several files).")
 @click.option("--weights", type=click.Path(path_type=Path), help="Check decodability with this weights file.")
-def info(input: Path, as_json: bool, weights: Path | None) -> None:
-    """Show what an .aec file holds: codec, weights hash, quality, size, bpp, compression ratio."""
+def info(inputs: tuple[Path, ...], as_json: bool, weights: Path | None) -> None:
+    """Show what .aec files hold (- reads stdin): codec, weights hash, quality, size, bpp, compression ratio."""
     def body():
-        fi = aecodec.inspect(_read(input), weights=weights)
+        found = [(p, aecodec.inspect(click.get_binary_stream("stdin").read() if str(p) == "-" else _read(p),
+                                     weights=weights)) for p in inputs]
         if as_json:
-            click.echo(json.dumps(fi.to_dict(), indent=1))
+            dicts = [fi.to_dict() for _, fi in found]
+            click.echo(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=1))
             return
-        if fi.array:
-            a = fi.array
-            click.echo(f"{input}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) array\n"
-                       f"  shape {tuple(a['shape'])} {a['dtype']}, error bound {a['error_bound']:g}, {fi.bytes} bytes, "
-                       f"{fi.bpp:.4f} bits per value, ratio {fi.compression_ratio:.1f}:1")
-            return
-        click.echo(f"{input}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) quality {fi.quality:g}\n"
-                   f"  {fi.width}x{fi.height} {fi.mode}, {fi.tiles} tile(s), {fi.bytes} bytes, "
-                   f"{fi.bpp:.4f} bpp, ratio {fi.compression_ratio:.1f}:1"
-                   + ("" if fi.decodable else "\n  not decodable with these weights: this aecodec lacks that codec or "
-                                              "weights (decode with --weights FILE)")
-                   + (f"\n  model: CompressAI {fi.imported['arch']} N={fi.imported['N']} M={fi.imported['M']}, "
-                      f"imported from {fi.imported.get('source_name', '?')} (sha256 {fi.imported['source_sha256']})"
-                      if fi.imported else ""))
+        for path, fi in found:
+            click.echo(_describe("stdin" if str(path) == "-" else path, fi))
     _run(body)
+
+
+def _describe(name, fi) -> str:
+    """``aecodec info``'s lines for one file."""
+    if fi.array:
+        a = fi.array
+        return (f"{name}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) array\n"
+                f"  shape {tuple(a['shape'])} {a['dtype']}, error bound {a['error_bound']:g}, {fi.bytes} bytes, "
+                f"{fi.bpp:.4f} bits per value, ratio {fi.compression_ratio:.1f}:1")
+    return (f"{name}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) quality {fi.quality:g}\n"
+            f"  {fi.width}x{fi.height} {fi.mode}, {fi.tiles} tile(s), {fi.bytes} bytes, "
+            f"{fi.bpp:.4f} bpp, ratio {fi.compression_ratio:.1f}:1"
+            + ("" if fi.decodable else "\n  not decodable with these weights: this aecodec lacks that codec or "
+                                       "weights (decode with --weights FILE)")
+            + (f"\n  model: CompressAI {fi.imported['arch']} N={fi.imported['N']} M={fi.imported['M']}, "
+               f"imported from {fi.imported.get('source_name', '?')} (sha256 {fi.imported['source_sha256']})"
+               if fi.imported else ""))
 
 
 @main.command(name="list")

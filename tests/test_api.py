@@ -107,3 +107,17 @@ def _digests(data: bytes) -> list[int]:
 
     c = container.unpack(data)
     return list(payload.open_checked(c, 2))
+
+
+def test_an_animation_is_coded_from_its_first_frame_with_a_warning(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from aecodec.errors import AecWarning
+
+    frames = [Image.new("RGB", (64, 64), (40 * i, 90, 200)) for i in range(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    with pytest.warns(AecWarning, match="3 frames: only the first is coded"):
+        data = aecodec.encode(tmp_path / "a.gif", quality=8)
+    first = np.asarray(Image.open(tmp_path / "a.gif").convert("RGB")).astype(int)
+    assert np.abs(np.asarray(aecodec.decode(data)).astype(int) - first).mean() < 3

@@ -319,3 +319,45 @@ def test_bad_arguments_are_refused_before_pytorch_loads(tmp_path, sample_path):
         assert f"EXIT {code} False" in r.stdout, (args, r.stdout, r.stderr)
         assert "Traceback" not in r.stderr and r.stderr.strip(), (args, r.stderr)
     assert not Path(out).exists() and not (tmp_path / "out.xyz").exists()
+
+
+def test_info_reads_several_files_and_stdin(runner, tmp_path):
+    golden = [Path(__file__).parent / "data" / n for n in ("golden_q1.aec", "golden_q6.aec")]
+    r = runner.invoke(main, ["info", *map(str, golden)])
+    assert r.exit_code == 0 and "golden_q1.aec: hyperprior" in r.output and "golden_q6.aec: hyperprior" in r.output
+    r = runner.invoke(main, ["info", "--json", *map(str, golden)])
+    assert [d["quality"] for d in json.loads(r.output)] == [1, 6]
+    r = runner.invoke(main, ["info", "-"], input=golden[0].read_bytes())
+    assert r.exit_code == 0 and r.output.startswith("stdin: hyperprior"), r.output
+
+
+def test_binary_output_is_never_written_to_a_terminal(sample_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    try:
+        r = subprocess.run([sys.executable, "-m", "aecodec", "encode", str(sample_path), "-o", "-"], stdout=slave,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert r.returncode == 7 and "terminal" in r.stderr
+
+
+def test_folder_warnings_are_one_line_each_and_quiet_silences_them(runner, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    Image.fromarray((np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)).save(src / "g16.png")
+    r = runner.invoke(main, ["encode", str(src), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"aecodec: warning: {src / 'g16.png'}: I;16 image coded with 8 bits per sample" in r.output
+    assert "AecWarning" not in r.output and "encoded 1 file(s)" in r.output
+    r = runner.invoke(main, ["--quiet", "encode", str(src), "-o", str(out), "--force"])
+    assert r.exit_code == 0 and r.output == ""

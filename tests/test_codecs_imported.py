@@ -2,6 +2,7 @@
 coded through the contract; rate and PSNR against CompressAI's own compress/decompress; clean refusals."""
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +231,9 @@ def test_command_line_autoregressive_import_and_refusals(models, tmp_path, sampl
     run = CliRunner().invoke
     r = run(main, ["import", "compressai", str(ckpt), "--arch", "cheng2020-anchor", "-o", str(w)])
     assert r.exit_code == 0 and "N=16 M=16" in r.output, r.output
+    umask = os.umask(0)
+    os.umask(umask)
+    assert w.stat().st_mode & 0o777 == 0o666 & ~umask  # as any file a command writes, not safetensors' 0600
     assert run(main, ["encode", str(sample_path), "--weights", str(w), "-o", str(aec)]).exit_code == 0
     r = run(main, ["info", str(aec), "--weights", str(w)])
     assert "CompressAI cheng2020-anchor N=16 M=16" in r.output, r.output

@@ -75,6 +75,9 @@ def write(path: Path, tensors: dict[str, Tensor], meta: dict[str, str], provenan
     tmp = path.with_name(f".{path.name}.part")
     try:
         save_file(tensors, str(tmp), metadata=meta)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # safetensors creates 0600 files; give the mode a plain open() would
         os.replace(tmp, path)
         if provenance is not None:
             tmp = path.with_name(f".{path.stem}.json.part")
