@@ -424,6 +424,14 @@ def _batch(kind: str, folder: Path, out_dir: Path | None, settings: dict, force:
     else:
         sources = sorted(p for p in folder.rglob("*.aec") if p.is_file())
         suffix = ".png"
+    outputs: dict[Path, list[Path]] = {}
+    for src in sources:
+        outputs.setdefault(out_dir / src.relative_to(folder).with_suffix(suffix), []).append(src)
+    clashes = [srcs for srcs in outputs.values() if len(srcs) > 1]
+    if clashes:  # refused before anything is written: one result would silently replace the other
+        names = " and ".join(str(p.relative_to(folder)) for p in clashes[0])
+        raise OutputError(f"{names} would both be written to {clashes[0][0].relative_to(folder).with_suffix(suffix)}"
+                          f" ({len(clashes)} such clash(es)): rename or move one of each")
     tasks, skipped = [], 0
     for src in sources:
         out = out_dir / src.relative_to(folder).with_suffix(suffix)

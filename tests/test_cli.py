@@ -361,3 +361,16 @@ def test_folder_warnings_are_one_line_each_and_quiet_silences_them(runner, tmp_p
     assert "AecWarning" not in r.output and "encoded 1 file(s)" in r.output
     r = runner.invoke(main, ["--quiet", "encode", str(src), "-o", str(out), "--force"])
     assert r.exit_code == 0 and r.output == ""
+
+
+def test_folder_inputs_whose_outputs_clash_stop_the_run_before_anything_is_written(runner, tmp_path, sample_path):
+    from PIL import Image
+
+    src, out = tmp_path / "coll", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    Image.open(sample_path).convert("RGB").save(src / "x.png")
+    Image.open(sample_path).convert("RGB").save(src / "x.jpg")
+    r = runner.invoke(main, ["encode", str(src), "-o", str(out)])
+    assert r.exit_code == 7 and "x.jpg and x.png would both be written to x.aec" in r.output, r.output
+    assert list(out.iterdir()) == []
