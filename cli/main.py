@@ -333,7 +333,7 @@ def _encode_data(src, s: dict) -> bytes:
 
         data = encode_to_target(src, bpp=s["bpp"], max_bytes=_parse_size(s["size"]) if s["size"] else None,
                                 psnr=s["psnr"], codec=s["codec"], device=_device(s["device"]), effort=s["effort"],
-                                weights=s["weights"])
+                                weights=s["weights"], strict=True)
     else:
         data = aecodec.encode(src, codec=s["codec"], quality=s["quality"], device=_device(s["device"]),
                               effort=s["effort"], weights=s["weights"])

@@ -34,9 +34,10 @@ def _bisect(lo: int, hi: int, ok) -> int | None:
 
 def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = None, max_bytes: int | None = None,
                      psnr: float | None = None, codec: str | None = None, device: str = "cpu", effort: int = 0,
-                     weights: str | Path | None = None) -> bytes:
+                     weights: str | Path | None = None, strict: bool = False) -> bytes:
     """Encode at the highest quality whose file fits ``bpp`` or ``max_bytes``, or at the lowest quality whose
-    decoded PSNR reaches ``psnr`` (exactly one target). Out-of-reach targets give the nearest end, with a warning.
+    decoded PSNR reaches ``psnr`` (exactly one target). Out-of-reach targets give the nearest end, with a warning,
+    or with ``strict`` an ``AecError`` that says what is reachable (the command line: no file is written).
     With ``effort`` > 0 the search itself runs at effort 0 and only the chosen quality is refined (refinement
     lowers the rate and barely moves PSNR, so a size target still holds)."""
     if sum(t is not None for t in (bpp, max_bytes, psnr)) != 1:
@@ -60,8 +61,7 @@ def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = Non
             fits = lambda data: len(data) <= limit  # noqa: E731
             best = _bisect(lo, hi, lambda q: fits(coded(q)))
             if best is None:
-                warnings.warn(f"target not reachable: the smallest file is {len(coded(lo))} bytes", AecWarning,
-                              stacklevel=2)
+                _unreachable(f"target not reachable: the smallest file is {len(coded(lo))} bytes", strict)
                 smallest = len(coded(lo))
                 return _refined(im, info.name, weights, lo, device, effort, lambda data: len(data) <= smallest,
                                 coded(lo))
@@ -75,9 +75,16 @@ def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = Non
         if below is None:
             return _refined(im, info.name, weights, lo, device, effort, reaches, coded(lo))
         if below == hi:
-            warnings.warn(f"PSNR {psnr} dB not reachable; using the highest quality", AecWarning, stacklevel=2)
+            best_psnr = psnr_db(ref, np.asarray(decode(coded(hi), weights=weights).convert("RGB")))
+            _unreachable(f"PSNR {psnr} dB not reachable: the highest quality gives {best_psnr:.2f} dB", strict)
             return coded(hi)
         return _refined(im, info.name, weights, below + 1, device, effort, reaches, coded(below + 1))
+
+
+def _unreachable(message: str, strict: bool) -> None:
+    if strict:
+        raise AecError(message)
+    warnings.warn(message, AecWarning, stacklevel=3)
 
 
 def _refined(im: Image.Image, codec: str, weights: str | Path | None, q16: int, device: str, effort: int, ok,
