@@ -26,6 +26,9 @@ def open_image(src: str | Path | Image.Image) -> Image.Image:
     else:
         try:
             im = Image.open(src)
+            if im.mode in ("RGB", "RGBA") and any(";16" in str(t.args) for t in im.tile):
+                # Pillow reads 16-bit colour as 8 bits without a word (16-bit grayscale keeps its depth)
+                warnings.warn(f"16-bit {im.mode} image coded with 8 bits per sample", AecWarning, stacklevel=2)
             im.load()
         except FileNotFoundError:
             raise InputImageError(f"no such file: {src}") from None

@@ -121,3 +121,25 @@ def test_an_animation_is_coded_from_its_first_frame_with_a_warning(tmp_path):
         data = aecodec.encode(tmp_path / "a.gif", quality=8)
     first = np.asarray(Image.open(tmp_path / "a.gif").convert("RGB")).astype(int)
     assert np.abs(np.asarray(aecodec.decode(data)).astype(int) - first).mean() < 3
+
+
+def test_16_bit_colour_is_reduced_to_8_bits_with_a_warning(tmp_path):
+    import struct
+    import zlib
+
+    import numpy as np
+
+    from aecodec.errors import AecWarning
+
+    h, w = 16, 24
+    a = np.random.default_rng(0).integers(0, 65536, (h, w, 3)).astype(">u2")
+    raw = b"".join(b"\x00" + a[i].tobytes() for i in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    (tmp_path / "c16.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+                                       + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    with pytest.warns(AecWarning, match="16-bit RGB image coded with 8 bits"):
+        data = aecodec.encode(tmp_path / "c16.png", quality=10)
+    assert aecodec.decode(data).size == (w, h)
