@@ -50,3 +50,19 @@ def test_each_codec_keeps_one_style_and_the_table_aligns():
           "ms_ssim": {"jpeg": 0.0, "a-very-long-codec-name:effort3": -20.25}}
     rows = bd_table({"bd_rate": bd}).splitlines()[1:]
     assert len({len(r) for r in rows}) == 1 and rows[2].split() == ["a-very-long-codec-name:effort3", "-12.5%", "-20.2%"]
+
+
+def test_a_curve_without_a_bd_rate_says_why_and_imported_models_get_styles_of_their_own():
+    from aecodec.eval.benchmark import BASELINES, Point, _ms_ssim_db, bd_table, style_of, summarize
+    from aecodec.registry import list_codecs
+
+    points = [Point("jpeg", q, "a.png", 100 * q, 0.1 * q, 20 + q, 0.9, 1 - 0.1 / q, 10.0, 0.01, 0.01)
+              for q in (10, 30, 50, 70, 90)]
+    points.append(Point("weights:w.safetensors", 1, "a.png", 300, 0.3, 28.0, 0.9, 0.97, 10.0, 0.1, 0.1))
+    summary = summarize(points, "jpeg")
+    table = bd_table(summary)
+    assert "weights:w.safetensors" in table and "n/a" in table and "1 setting (a BD-rate needs 4" in table
+    assert abs(summary["bd_rate"]["psnr"]["jpeg"]) < 1e-9
+    known = {style_of(c) for c in list(BASELINES) + [c.name for c in list_codecs("image") if c.weights]}
+    assert style_of("weights:w.safetensors") not in known and style_of("hyperprior:effort1") not in known
+    assert abs(_ms_ssim_db(0.99) - 20.0) < 1e-9 and abs(_ms_ssim_db(0.999) - 30.0) < 1e-9

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import statistics
@@ -75,28 +76,39 @@ def _settings(codec: str) -> tuple[float, ...]:
     return BASELINES[name].settings if name in BASELINES else get_codec(name).qualities
 
 
-def _measure(task: tuple[str, float, str]) -> Point:
-    codec, q, path = task
-    import aecodec
+_WARM: set[tuple[str, float]] = set()  # (codec, setting) pairs this worker has run once
 
+
+def _measure(task: tuple[str, float, str]) -> Point:
+    """One (codec, setting, image) point; its times are taken after the worker ran the same codec and setting
+    once on a small image, so they hold no model loading or first-call warm-up."""
+    codec, q, path = task
     im = Image.open(path).convert("RGB")
-    if codec in BASELINES:
-        b = BASELINES[codec]
-        t0 = time.perf_counter()
-        data = b.encode(im, q)
-        t1 = time.perf_counter()
-        out = b.decode(data)
-    else:
-        name, effort, weights = parse_spec(codec)
-        t0 = time.perf_counter()
-        data = aecodec.encode(im, codec=name, quality=q, effort=effort, weights=weights)
-        t1 = time.perf_counter()
-        out = aecodec.decode(data, weights=weights)
+    if (codec, q) not in _WARM:
+        _code(codec, q, im.crop((0, 0, min(im.width, 64), min(im.height, 64))))
+        _WARM.add((codec, q))
+    t0 = time.perf_counter()
+    data, out, t1 = _code(codec, q, im)
     t2 = time.perf_counter()
     a, r = np.asarray(im), np.asarray(out.convert("RGB"))
     w, h = im.size
     return Point(codec, q, Path(path).name, len(data), bpp(len(data), w, h), psnr(a, r), ssim_rgb(a, r),
                  ms_ssim_rgb(a, r), compression_ratio(len(data), w, h), t1 - t0, t2 - t1)
+
+
+def _code(codec: str, q: float, im: Image.Image) -> tuple[bytes, Image.Image, float]:
+    """(file bytes, decoded image, the time the encode ended)."""
+    import aecodec
+
+    if codec in BASELINES:
+        b = BASELINES[codec]
+        data = b.encode(im, q)
+        t1 = time.perf_counter()
+        return data, b.decode(data), t1
+    name, effort, weights = parse_spec(codec)
+    data = aecodec.encode(im, codec=name, quality=q, effort=effort, weights=weights)
+    t1 = time.perf_counter()
+    return data, aecodec.decode(data, weights=weights), t1
 
 
 def init_worker(threads: int = 0) -> None:
@@ -151,7 +163,7 @@ def summarize(points: list[Point], anchor: str = "jpeg") -> dict:
                             for k in ("bpp", "psnr", "ssim", "ms_ssim", "ratio")},
                          **{k: statistics.median(getattr(p, k) for p in ps) for k in ("enc_s", "dec_s")}})
         curves[codec] = sorted(rows, key=lambda r: r["bpp"])
-    bd: dict = {"anchor": anchor, "psnr": {}, "ms_ssim": {}}
+    bd: dict = {"anchor": anchor, "psnr": {}, "ms_ssim": {}, "why_none": {}}
     if anchor in curves:
         a = curves[anchor]
         for codec, rows in curves.items():
@@ -161,6 +173,10 @@ def summarize(points: list[Point], anchor: str = "jpeg") -> dict:
                                                 [r["bpp"] for r in rows], [r[metric] for r in rows])
                 except ValueError:
                     bd[metric][codec] = float("nan")
+                    bd["why_none"][codec] = (f"{len(rows)} setting{'s' if len(rows) != 1 else ''} (a BD-rate "
+                                             "needs 4 per curve)")
+                if math.isnan(bd[metric][codec]) and codec not in bd["why_none"]:
+                    bd["why_none"][codec] = f"its curve and {anchor}'s do not overlap in quality"
     return {"codecs": curves, "bd_rate": bd}
 
 
@@ -181,6 +197,8 @@ def write_outputs(out: Path, dataset: str, images: list[Path], points: list[Poin
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
             "#7f7f7f", "#393b79", "#637939", "#843c39", "#7b4173", "#3182bd", "#e6550d")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p", "d", "H", "8", "x")
+_OTHERS = ("#000000", "#e7298a", "#66a61e", "#a6761d", "#1b9e77", "#d95f02")
+_OTHER_MARKERS = ("1", "2", "3", "4", "+", "|")
 _MUTED = ("#9e9ac8", "#a1d99b", "#fdae6b", "#9ecae1", "#fcbba1", "#bdbdbd", "#c7e9c0", "#dadaeb")
 
 
@@ -190,8 +208,11 @@ def style_of(codec: str) -> tuple[str, str]:
     from ..registry import list_codecs
 
     known = list(BASELINES) + [c.name for c in list_codecs("image") if c.weights]
-    i = known.index(codec) if codec in known else len(known) + sum(map(ord, codec))
-    return _PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)]
+    if codec in known:
+        i = known.index(codec)
+        return _PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)]
+    i = sum(map(ord, codec))  # colours and markers no known codec has
+    return _OTHERS[i % len(_OTHERS)], _OTHER_MARKERS[i % len(_OTHER_MARKERS)]
 
 
 def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int) -> None:
@@ -202,23 +223,29 @@ def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int) 
     import matplotlib.pyplot as plt
 
     published = {}
+    title = f"{dataset}: {n_images} image{'s' if n_images != 1 else ''}, means of bpp and quality"
     if dataset == "kodak":
         f = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "kodak_published.json"
         if f.exists():
             published = json.loads(f.read_text())["curves"]
-    title = f"{dataset}: {n_images} image{'s' if n_images != 1 else ''}, means of bpp and quality"
-    if published:
-        title += "\npublished curves (dashed): 24-image means from their papers"
-    for metric, key, label in (("psnr", "psnr_rgb", "PSNR-RGB (dB)"), ("ms_ssim", "ms_ssim_rgb", "MS-SSIM (RGB)")):
+            title += "\npublished curves (dashed): 24-image means from their papers"
+        else:
+            title += f"\npublished curves not shown: {f} not found"
+    top = max(r["bpp"] for rows in curves.values() for r in rows)
+    for metric, key, label in (("psnr", "psnr_rgb", "PSNR-RGB (dB)"),
+                               ("ms_ssim", "ms_ssim_rgb", "MS-SSIM (RGB) in dB: -10 log10(1 - MS-SSIM)")):
+        # MS-SSIM in dB, as the field plots it: on a linear scale every curve bunches near 1
+        y = _ms_ssim_db if metric == "ms_ssim" else (lambda v: v)
         fig, ax = plt.subplots(figsize=(10, 6))
         shown = [(n, c) for n, c in published.items() if key in c and "MS-SSIM" not in n]
         for i, (name, c) in enumerate(shown):
-            ax.plot(c["bpp"], c[key], "--", lw=1.2, color=_MUTED[i % len(_MUTED)], label=f"{name} (published)")
+            ax.plot(c["bpp"], [y(v) for v in c[key]], "--", lw=1.2, color=_MUTED[i % len(_MUTED)],
+                    label=f"{name} (published)")
         for codec, rows in curves.items():
             colour, marker = style_of(codec)
-            ax.plot([r["bpp"] for r in rows], [r[metric] for r in rows], "-", marker=marker, color=colour,
+            ax.plot([r["bpp"] for r in rows], [y(r[metric]) for r in rows], "-", marker=marker, color=colour,
                     lw=1.5 if codec in BASELINES else 2.5, ms=4, label=codec)
-        ax.set_xlim(0, 2.2)
+        ax.set_xlim(0, 1.04 * top)  # every measured point shows
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(label)
         ax.set_title(title, fontsize=9)
@@ -229,10 +256,17 @@ def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int) 
         plt.close(fig)
 
 
+def _ms_ssim_db(v: float) -> float:
+    return -10 * math.log10(max(1 - v, 1e-10))
+
+
 def bd_table(summary: dict) -> str:
     bd = summary["bd_rate"]
     w = max([len("codec"), *map(len, bd["psnr"])]) + 2
     lines = [f"BD-rate vs {bd['anchor']} (negative = fewer bits)", f"{'codec':<{w}}{'PSNR':>10}{'MS-SSIM':>10}"]
     for codec in bd["psnr"]:
-        lines.append(f"{codec:<{w}}{bd['psnr'][codec]:>9.1f}%{bd['ms_ssim'][codec]:>9.1f}%")
+        cells = "".join(f"{'n/a':>10}" if math.isnan(bd[m][codec]) else f"{bd[m][codec]:>9.1f}%"
+                        for m in ("psnr", "ms_ssim"))
+        why = bd.get("why_none", {}).get(codec)
+        lines.append(f"{codec:<{w}}{cells}" + (f"  ({why})" if why else ""))
     return "\n".join(lines)

@@ -35,7 +35,8 @@ class DatasetSpec:
 
     def files(self) -> list[Path]:
         if not self.root.is_dir():
-            raise AecError(f"dataset {self.name!r}: folder {self.root} does not exist")
+            raise AecError(f"dataset {self.name!r}: folder {self.root} does not exist (point "
+                           f"AECODEC_DATASET_{self.name.upper()} at a folder of its images, or name a folder)")
         found = {p for g in self.globs for p in self.root.glob(g) if p.is_file()}
         return sorted(found)
 
