@@ -383,3 +383,47 @@ def test_a_target_out_of_reach_fails_and_writes_nothing(runner, tmp_path, sample
     r = runner.invoke(main, ["encode", str(sample_path), *target, "-o", str(out)])
     assert r.exit_code == 1 and "not reachable" in r.output and said in r.output, r.output
     assert not out.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+def test_kill_9_of_a_folder_run_leaves_no_worker_alive(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import noise_image
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    for i in range(8):
+        noise_image(512, 384, seed=i).save(src / f"{i}.png")
+    proc = subprocess.Popen([sys.executable, "-m", "aecodec", "encode", str(src), "-o", str(out), "--jobs", "2"],
+                            stderr=subprocess.DEVNULL)
+
+    def children() -> set[int]:
+        found = set()
+        for task in Path(f"/proc/{proc.pid}/task").iterdir():
+            found |= {int(p) for p in (task / "children").read_text().split()}
+        return found
+
+    deadline, workers = time.time() + 60, set()
+    while time.time() < deadline and len(workers) < 3:  # the two workers and the resource tracker
+        workers |= children()
+        time.sleep(0.2)
+    time.sleep(3)  # the workers are coding
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            return "\tZ" not in Path(f"/proc/{pid}/status").read_text().split("State:")[1][:4]
+        except (FileNotFoundError, IndexError):
+            return False
+
+    deadline = time.time() + 10
+    while time.time() < deadline and any(map(alive, workers)):
+        time.sleep(0.2)
+    assert workers and not any(map(alive, workers)), [p for p in workers if alive(p)]
+    assert all(aecodec.decode(f.read_bytes()) for f in out.glob("*.aec"))  # only complete outputs
