@@ -2,10 +2,10 @@
 (``aecodec.errors.EXIT_CODES``). Heavy modules (PyTorch, the codecs) load only inside the commands that code."""
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
+import signal
 import sys
 import tempfile
 import warnings
@@ -16,6 +16,7 @@ import click
 
 import aecodec
 import aecodec.codecs.weights_file
+from aecodec import workers
 from aecodec.errors import EXIT_CODES, AecError, AecWarning, InputImageError, OutputError
 from aecodec.registry import COMPRESSAI_ARCHS
 
@@ -56,6 +57,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    workers.partial.add(tmp)  # a worker ended mid-write removes it
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
@@ -69,6 +71,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        workers.partial.discard(tmp)
 
 
 def _run(fn):
@@ -442,20 +446,35 @@ def _batch(kind: str, folder: Path, out_dir: Path | None, settings: dict, force:
         tasks.append((kind, str(src), str(out), settings))
     failed = []
     targets = any(settings.get(k) is not None for k in ("bpp", "size", "psnr"))
-    with contextlib.ExitStack() as stack:
-        if batch > 1 and not targets:
-            results = _batched_tasks(tasks, batch)
-        else:
-            from aecodec.eval.benchmark import init_worker
+    pool = None
+    if batch > 1 and not targets:
+        results = _batched_tasks(tasks, batch)
+    else:
+        from aecodec.workers import init_worker
 
-            pool = stack.enter_context(ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
-                                                           initializer=init_worker))
-            results = pool.map(_batch_task, tasks)
+        # Workers start with Ctrl-C ignored (an ignored signal stays ignored across exec): the terminal sends
+        # it to every process of the run, and only this one acts on it.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            pool = ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=init_worker)
+            results = pool.map(_batch_task, tasks)  # submits every task: every worker starts here
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    try:
         for src, err, said in tqdm(results, total=len(tasks), desc=kind, dynamic_ncols=True, disable=None):
             if err:
                 failed.append((src, err))
             for message in said if VERBOSITY["level"] > 0 else ():
                 tqdm.write(f"aecodec: warning: {src}: {message}", file=sys.stderr)
+    except BaseException:
+        if pool is not None:  # an interrupted run ends now: its workers stop mid-file, removing what they wrote
+            for process in getattr(pool, "_processes", {}).values():  # no public way to stop running workers
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    if pool is not None:
+        pool.shutdown()
     if VERBOSITY["level"] > 0:
         click.echo(f"{kind}d {len(tasks) - len(failed)} file(s), skipped {skipped} existing, {len(failed)} failed",
                    err=True)

@@ -71,7 +71,7 @@ LAYERS = [
     ["aecodec.contract", "aecodec.codecs"],
     ["aecodec.registry"],
     ["aecodec.variants", "aecodec.fileinfo", "aecodec.image", "aecodec.arrays", "aecodec.api",
-     "aecodec.pillow_plugin", "aecodec.training", "aecodec.eval", "aecodec.ae", "aecodec"],
+     "aecodec.pillow_plugin", "aecodec.workers", "aecodec.training", "aecodec.eval", "aecodec.ae", "aecodec"],
     ["aecodec.cli", "aecodec.__main__"],
 ]
 RUNTIME = ("aecodec.format", "aecodec.coding", "aecodec.models", "aecodec.contract", "aecodec.codecs",

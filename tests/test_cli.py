@@ -427,3 +427,35 @@ def test_kill_9_of_a_folder_run_leaves_no_worker_alive(tmp_path):
         time.sleep(0.2)
     assert workers and not any(map(alive, workers)), [p for p in workers if alive(p)]
     assert all(aecodec.decode(f.read_bytes()) for f in out.glob("*.aec"))  # only complete outputs
+
+
+@pytest.mark.parametrize("after", [0.5, 3.0])  # while the workers import, and while they code
+def test_ctrl_c_ends_a_folder_run_at_once_cleanly(tmp_path, after):
+    """SIGINT to the run's process group, as a terminal sends it: exit 130 within seconds, one line, no
+    traceback, no partial output, no worker left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import noise_image
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    for i in range(8):
+        noise_image(512, 384, seed=i).save(src / f"{i}.png")
+    proc = subprocess.Popen([sys.executable, "-m", "aecodec", "encode", str(src), "-o", str(out), "--jobs", "2"],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(after)
+    os.killpg(proc.pid, signal.SIGINT)
+    t0 = time.time()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.time() - t0 < 5, (proc.returncode, err)
+    assert "Traceback" not in err and "interrupted" in err and len(err.strip().splitlines()) == 1, err
+    time.sleep(2)
+    left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert left == [], left
+    assert not [f for f in out.iterdir() if f.suffix != ".aec"]  # no .part file left
+    assert all(aecodec.decode(f.read_bytes()) for f in out.glob("*.aec"))

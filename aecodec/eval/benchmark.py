@@ -26,6 +26,7 @@ from ..errors import UnknownCodecError
 from .metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
 from ..registry import get_codec, list_codecs
 from ..variants import resolve
+from ..workers import init_worker
 
 
 @dataclass
@@ -109,35 +110,6 @@ def _code(codec: str, q: float, im: Image.Image) -> tuple[bytes, Image.Image, fl
     data = aecodec.encode(im, codec=name, quality=q, effort=effort, weights=weights)
     t1 = time.perf_counter()
     return data, aecodec.decode(data, weights=weights), t1
-
-
-def init_worker(threads: int = 0) -> None:
-    """Worker-process setup shared by the benchmark and the CLI's folder runs: a thread budget, and workers
-    that never outlive the process that started them, however it dies (SIGKILL included): a death signal
-    (Linux) and, for a parent that died before it was set or any other case, a thread that exits the worker
-    within a second of its parent's end."""
-    import sys
-    import threading
-
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    threading.Thread(target=_exit_with, args=(parent.pid,), daemon=True, name="parent-watch").start()
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-
-
-def _exit_with(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
 
 
 def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) -> list[Point]:
