@@ -20,6 +20,9 @@ from aecodec import workers
 from aecodec.errors import EXIT_CODES, AecError, AecWarning, InputImageError, OutputError
 from aecodec.registry import COMPRESSAI_ARCHS
 
+# Images above this are refused unless asked for (--max-pixels): 40 MP codes within the 2.5 GB memory bar in
+# tiles (24 MP peaked at 2.0 GB: bench/results/memory_24mp.json), and a small file can declare a huge image.
+MAX_PIXELS = 40_000_000
 EPILOG = "Exit codes: " + "; ".join(f"{code} {what}" for code, what in EXIT_CODES.items())
 
 
@@ -133,9 +136,11 @@ def _say(msg: str) -> None:
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes for folders.")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Folders: images per transform pass, in one process (use 8+ with --device cuda).")
+@click.option("--max-pixels", type=click.IntRange(0), default=MAX_PIXELS, show_default=True,
+              help="Refuse larger images at once, from their header (decompression bombs); 0: no limit.")
 def encode(input: Path, output: Path | None, quality: float | None, codec: str | None, bpp: float | None,
            size: str | None, psnr: float | None, error_bound: float | None, weights: Path | None, effort: int,
-           device: str, force: bool, jobs: int, batch: int) -> None:
+           device: str, force: bool, jobs: int, batch: int, max_pixels: int) -> None:
     """Compress an image to .aec, or every image in a folder (INPUT a folder, -o the output folder).
     A .npy input (1-D or 2-D float array) is coded by the array codec within --error-bound."""
     if input.suffix.lower() == ".npy":
@@ -148,7 +153,7 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
         _run(array)
         return
     settings = {"quality": quality, "codec": codec, "bpp": bpp, "size": size, "psnr": psnr, "device": device,
-                "effort": effort, "weights": weights}
+                "effort": effort, "weights": weights, "max_pixels": max_pixels}
     if input.is_dir():
         def folder():
             _check_encode(settings, error_bound)
@@ -160,7 +165,7 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
         _check_encode(settings, error_bound)
         if str(input) == "-" or str(output) == "-":
             _check_piped_output(output, force)
-            src = _stdin_image() if str(input) == "-" else input
+            src = _stdin_image(max_pixels) if str(input) == "-" else input
             _emit(_encode_data(src, settings), output)
         else:
             _encode_one(input, output or input.with_suffix(".aec"), settings, force)
@@ -185,13 +190,21 @@ def _check_encode(settings: dict, error_bound: float | None) -> None:
     _device(s["device"])
 
 
-def _check_image(path: Path) -> None:
-    """An input that is no image is refused from its header, before anything loads."""
+def _check_image(path: Path, max_pixels: int) -> None:
+    """An input that is no image, or a larger one than ``max_pixels`` (0: any), is refused from its header,
+    before anything loads."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path):
-            pass
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is ours, just below
+            bound, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                im = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = bound
+        with im:
+            _check_pixels(im, max_pixels, path)
     except FileNotFoundError:
         raise InputImageError(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -200,12 +213,20 @@ def _check_image(path: Path) -> None:
         raise InputImageError(f"cannot read image {path}: {e}") from None
 
 
-def _stdin_image():
+def _check_pixels(im, max_pixels: int, name) -> None:
+    if max_pixels and im.width * im.height > max_pixels:
+        raise InputImageError(f"{name}: {im.width}x{im.height} is {im.width * im.height / 1e6:.3g} megapixels, above "
+                              f"the limit of {max_pixels / 1e6:.3g} (--max-pixels N raises it, 0 removes it)")
+
+
+def _stdin_image(max_pixels: int):
     from PIL import Image
 
     from aecodec.image import open_image
 
-    return open_image(Image.open(io.BytesIO(click.get_binary_stream("stdin").read())))
+    im = Image.open(io.BytesIO(click.get_binary_stream("stdin").read()))
+    _check_pixels(im, max_pixels, "stdin")
+    return open_image(im)
 
 
 def _to_stdout(output: Path | None) -> bool:
@@ -360,7 +381,7 @@ def _refuse_aec(path: Path) -> None:
 
 def _encode_one(input: Path, out: Path, settings: dict, force: bool) -> None:
     _refuse_aec(input)
-    _check_image(input)
+    _check_image(input, settings.get("max_pixels", MAX_PIXELS))
     _check_output(out, force)
     write_atomic(out, _encode_data(input, settings))
 

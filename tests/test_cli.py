@@ -293,9 +293,12 @@ def test_bad_arguments_are_refused_before_pytorch_loads(tmp_path, sample_path):
     import subprocess
     import sys
 
-    empty, text = tmp_path / "empty.png", tmp_path / "text.png"
+    from PIL import Image
+
+    empty, text, bomb = tmp_path / "empty.png", tmp_path / "text.png", tmp_path / "bomb.png"
     empty.write_bytes(b"")
     text.write_text("not an image")
+    Image.new("1", (15000, 15000)).save(bomb)  # 27 KB for 225 megapixels
     aec = str(Path(__file__).parent / "data" / "golden_q6.aec")
     out = str(tmp_path / "x.aec")
     cases = [(["encode", str(sample_path), "-q", "11", "-o", out], 6),
@@ -308,6 +311,8 @@ def test_bad_arguments_are_refused_before_pytorch_loads(tmp_path, sample_path):
              (["encode", str(tmp_path / "missing.png"), "-o", out], 3),
              (["encode", str(empty), "-o", out], 3),
              (["encode", str(text), "-o", out], 3),
+             (["encode", str(bomb), "-o", out], 3),
+             (["encode", str(sample_path), "--max-pixels", "1000", "-o", out], 3),
              (["encode", str(tmp_path), "-q", "11", "-o", str(tmp_path)], 6),
              (["decode", aec, "-o", str(tmp_path / "out.xyz")], 7),
              (["decode", aec, "-o", str(tmp_path / "noext")], 7),
