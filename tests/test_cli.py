@@ -381,12 +381,10 @@ def test_folder_inputs_whose_outputs_clash_stop_the_run_before_anything_is_writt
     assert list(out.iterdir()) == []
 
 
-@pytest.mark.parametrize("target,said", [(["--size", "20"], "smallest file is"),
-                                         (["--psnr", "80"], "the highest quality gives")])
-def test_a_target_out_of_reach_fails_and_writes_nothing(runner, tmp_path, sample_path, target, said):
+def test_a_target_out_of_reach_fails_and_writes_nothing(runner, tmp_path, sample_path):
     out = tmp_path / "t.aec"
-    r = runner.invoke(main, ["encode", str(sample_path), *target, "-o", str(out)])
-    assert r.exit_code == 1 and "not reachable" in r.output and said in r.output, r.output
+    r = runner.invoke(main, ["encode", str(sample_path), "--size", "20", "-o", str(out)])
+    assert r.exit_code == 1 and "not reachable: the smallest file is" in r.output, r.output
     assert not out.exists()
 
 

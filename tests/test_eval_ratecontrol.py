@@ -30,3 +30,14 @@ def test_size_and_psnr_targets(sample_path):
         encode_to_target(noise_image(96, 64), psnr=60.0)
     with pytest.raises(aecodec.AecError):
         encode_to_target(im)
+
+
+def test_strict_targets_out_of_reach_raise_with_what_is_reachable():
+    from aecodec.errors import AecError
+    from tests.conftest import noise_image
+
+    im = noise_image(64, 64)
+    with pytest.raises(AecError, match=r"PSNR 80 dB not reachable: the highest quality gives \d+\.\d\d dB"):
+        encode_to_target(im, psnr=80, strict=True)
+    with pytest.raises(AecError, match="not reachable: the smallest file is"):
+        encode_to_target(im, max_bytes=10, strict=True)
