@@ -449,8 +449,10 @@ def test_ctrl_c_ends_a_folder_run_at_once_cleanly(tmp_path, after):
     out.mkdir()
     for i in range(8):
         noise_image(512, 384, seed=i).save(src / f"{i}.png")
+    # as from a terminal's shell: SIGINT at its default even where this test runs with it ignored (a background job)
     proc = subprocess.Popen([sys.executable, "-m", "aecodec", "encode", str(src), "-o", str(out), "--jobs", "2"],
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(after)
     os.killpg(proc.pid, signal.SIGINT)
     t0 = time.time()
