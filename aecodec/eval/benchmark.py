@@ -77,17 +77,17 @@ def _settings(codec: str) -> tuple[float, ...]:
     return BASELINES[name].settings if name in BASELINES else get_codec(name).qualities
 
 
-_WARM: set[tuple[str, float]] = set()  # (codec, setting) pairs this worker has run once
+_WARM: set[str] = set()  # codecs this worker has run once
 
 
 def _measure(task: tuple[str, float, str]) -> Point:
-    """One (codec, setting, image) point; its times are taken after the worker ran the same codec and setting
-    once on a small image, so they hold no model loading or first-call warm-up."""
+    """One (codec, setting, image) point; its times are taken after the worker ran the codec once on a small
+    image, so they hold no model loading or first-call warm-up."""
     codec, q, path = task
     im = Image.open(path).convert("RGB")
-    if (codec, q) not in _WARM:
+    if codec not in _WARM:
         _code(codec, q, im.crop((0, 0, min(im.width, 64), min(im.height, 64))))
-        _WARM.add((codec, q))
+        _WARM.add(codec)
     t0 = time.perf_counter()
     data, out, t1 = _code(codec, q, im)
     t2 = time.perf_counter()
