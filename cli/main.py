@@ -128,7 +128,8 @@ def _say(msg: str) -> None:
               help="Arrays (.npy input): the largest absolute error allowed per value (required for arrays).")
 @click.option("--effort", type=click.IntRange(0, 3), default=0, show_default=True,
               help="Encoder effort: 1-3 refine the latents per image for smaller files (25, 100, 300 synthesis "
-                   "passes: ~24 s, ~100 s, ~5 min for a Kodak image on 2 cores); decoding is unaffected.")
+                   "passes). A 768x512 photo on 2 cores: effort 1 took 33-44 s against 2 s (kodim05: 1.4% fewer "
+                   "bytes, -0.01 dB); 2 and 3 take about 4x and 12x that. Decoding is unaffected.")
 @click.option("--weights", type=click.Path(path_type=Path),
               help="A compatible weights file (e.g. from `aecodec train`) instead of the shipped one.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
