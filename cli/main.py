@@ -47,12 +47,6 @@ def _check_output(path: Path, force: bool) -> None:
         raise OutputError(f"output folder {path.parent} does not exist")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_atomic(path: Path, data: bytes) -> None:
     """Write via a temporary file in the same folder and rename: readers never see a partial file. The file
     gets the mode a plain ``open()`` would give it (0666 less the umask), not the temporary file's 0600."""
@@ -62,7 +56,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
     workers.partial.add(tmp)  # a worker ended mid-write removes it
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, aecodec.codecs.weights_file.file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -290,8 +284,6 @@ def decode(input: Path, output: Path | None, weights: Path | None, device: str, 
     if str(input) == "-" or str(output) == "-":
         def piped():
             _check_piped_output(output, force)
-            if not _to_stdout(output) and output.suffix.lower() != ".npy":
-                _image_format(output)
             _emit(_decoded_bytes(input, output, settings), output)
         _run(piped)
         return
@@ -320,6 +312,8 @@ def _decoded_bytes(input: Path, out: Path | None, s: dict) -> bytes:
         if not _to_stdout(out) and out.suffix.lower() != ".npy":
             raise OutputError(f"this .aec file holds an array: write it to a .npy file, not {out.name}")
         return to_npy(aecodec.decode_array(data, weights=s["weights"]))
+    if not _to_stdout(out):
+        _image_format(out)  # an output format we cannot write is refused before the decode, not after
     im = aecodec.decode(data, device=_device(s["device"]), weights=s["weights"])
     _say(f"{input}: {im.width}x{im.height} {im.mode}, {time.perf_counter() - t:.2f} s")
     return _image_bytes(im, out)
@@ -345,8 +339,6 @@ def _image_bytes(im, out: Path | None) -> bytes:
 
 def _decode_one(input: Path, out: Path, settings: dict, force: bool) -> None:
     _check_output(out, force)
-    if not _holds_array(input):
-        _image_format(out)  # an output format we cannot write is refused before the decode, not after
     write_atomic(out, _decoded_bytes(input, out, settings))
 
 

@@ -388,13 +388,9 @@ def test_a_target_out_of_reach_fails_and_writes_nothing(runner, tmp_path, sample
     assert not out.exists()
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
-def test_kill_9_of_a_folder_run_leaves_no_worker_alive(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
+@pytest.fixture
+def photo_folder(tmp_path) -> tuple[Path, Path]:
+    """(a folder of eight 512x384 images, an empty output folder): a folder run that lasts a few seconds."""
     from tests.conftest import noise_image
 
     src, out = tmp_path / "in", tmp_path / "out"
@@ -402,6 +398,17 @@ def test_kill_9_of_a_folder_run_leaves_no_worker_alive(tmp_path):
     out.mkdir()
     for i in range(8):
         noise_image(512, 384, seed=i).save(src / f"{i}.png")
+    return src, out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+def test_kill_9_of_a_folder_run_leaves_no_worker_alive(photo_folder):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, out = photo_folder
     proc = subprocess.Popen([sys.executable, "-m", "aecodec", "encode", str(src), "-o", str(out), "--jobs", "2"],
                             stderr=subprocess.DEVNULL)
 
@@ -433,7 +440,7 @@ def test_kill_9_of_a_folder_run_leaves_no_worker_alive(tmp_path):
 
 
 @pytest.mark.parametrize("after", [0.5, 3.0])  # while the workers import, and while they code
-def test_ctrl_c_ends_a_folder_run_at_once_cleanly(tmp_path, after):
+def test_ctrl_c_ends_a_folder_run_at_once_cleanly(photo_folder, after):
     """SIGINT to the run's process group, as a terminal sends it: exit 130 within seconds, one line, no
     traceback, no partial output, no worker left."""
     import os
@@ -442,13 +449,7 @@ def test_ctrl_c_ends_a_folder_run_at_once_cleanly(tmp_path, after):
     import sys
     import time
 
-    from tests.conftest import noise_image
-
-    src, out = tmp_path / "in", tmp_path / "out"
-    src.mkdir()
-    out.mkdir()
-    for i in range(8):
-        noise_image(512, 384, seed=i).save(src / f"{i}.png")
+    src, out = photo_folder
     # as from a terminal's shell: SIGINT at its default even where this test runs with it ignored (a background job)
     proc = subprocess.Popen([sys.executable, "-m", "aecodec", "encode", str(src), "-o", str(out), "--jobs", "2"],
                             stderr=subprocess.PIPE, text=True, start_new_session=True,

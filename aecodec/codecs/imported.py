@@ -142,6 +142,18 @@ def _table(model) -> CdfTable:
     return CdfTable(model._quantized_cdf.int(), model._cdf_length.int(), model._offset.int())
 
 
+def _store(build, what: str, prefix: str, key: str, checkpoint: Path, tensors: dict, meta: dict) -> None:
+    """Add an integer network (``build()``) to a weights file's tensors, and its layer specs to ``meta[key]``;
+    one that has no exact integer form is refused."""
+    try:
+        part = build()
+    except ValueError as e:
+        raise ModelMismatchError(f"{Path(checkpoint).name}: its {what} has no exact integer form ({e})") from e
+    layers, specs = part.tensors(prefix)
+    tensors.update(layers)
+    meta[key] = json.dumps(specs)
+
+
 def import_compressai(checkpoint: Path, arch: str, out: Path, codec: str) -> Path:
     """CompressAI checkpoint -> aecodec weights file at ``out`` for the registered ``codec``. Refuses
     (``ModelMismatchError``) what it cannot import exactly: an unreadable or other-architecture checkpoint, or a
@@ -155,28 +167,15 @@ def import_compressai(checkpoint: Path, arch: str, out: Path, codec: str) -> Pat
     tensors.update(table_tensors("table.bottleneck", _table(eb)))
     meta = {"family": "compressai", "codec": codec, "arch": arch, "N": str(net.N), "M": str(net.M),
             "source_sha256": source.hex(), "source_name": Path(checkpoint).name}
-    if arch != "bmshj2018-factorized":
-        try:
-            h_s = IntHyperSynthesis(net.h_s)
-        except ValueError as e:
-            raise ModelMismatchError(f"{Path(checkpoint).name}: its hyper-synthesis has no exact integer form "
-                                     f"({e})") from e
-        layers, specs = h_s.tensors("fixed.h_s")
-        tensors.update(layers)
-        meta["h_s"] = json.dumps(specs)
+    if ARCHS[arch].layout:
+        _store(lambda: IntHyperSynthesis(net.h_s), "hyper-synthesis", "fixed.h_s", "h_s", checkpoint, tensors, meta)
         gc = net.gaussian_conditional
         tensors["fixed.scale_bounds"] = to_fixed(gc.scale_table[:-1], FRAC_A)
         tensors.update(table_tensors("table.y", _table(gc)))
-        if ARCHS[arch].layout == "features":
-            cp = net.context_prediction
-            try:
-                context = IntContextModel.from_modules(cp, cp.mask, net.entropy_parameters)
-            except ValueError as e:
-                raise ModelMismatchError(f"{Path(checkpoint).name}: its context model has no exact integer "
-                                         f"form ({e})") from e
-            layers, specs = context.tensors("fixed.context")
-            tensors.update(layers)
-            meta["context"] = json.dumps(specs)
+    if ARCHS[arch].layout == "features":
+        cp = net.context_prediction
+        _store(lambda: IntContextModel.from_modules(cp, cp.mask, net.entropy_parameters), "context model",
+               "fixed.context", "context", checkpoint, tensors, meta)
     provenance = {"imported_from": Path(checkpoint).name, "source_sha256": source.hex(), "arch": arch,
                   "N": int(meta["N"]), "M": int(meta["M"]),
                   "command": f"aecodec import compressai {Path(checkpoint).name} --arch {arch} -o {Path(out).name}"}

@@ -65,6 +65,13 @@ def half(state: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k: v.detach().half().contiguous() for k, v in state.items()}
 
 
+def file_mode() -> int:
+    """The mode a plain ``open()`` gives a new file (0666 less the umask): what written files get."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write(path: Path, tensors: dict[str, Tensor], meta: dict[str, str], provenance: dict | None) -> Path:
     """Save a weights file (and its provenance JSON beside it, when given), each through a temporary file and a
     rename: a reader never sees half a file."""
@@ -75,9 +82,7 @@ def write(path: Path, tensors: dict[str, Tensor], meta: dict[str, str], provenan
     tmp = path.with_name(f".{path.name}.part")
     try:
         save_file(tensors, str(tmp), metadata=meta)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # safetensors creates 0600 files; give the mode a plain open() would
+        os.chmod(tmp, file_mode())  # safetensors creates 0600 files
         os.replace(tmp, path)
         if provenance is not None:
             tmp = path.with_name(f".{path.stem}.json.part")
