@@ -277,8 +277,12 @@ def decode_array(data: bytes, weights: str | Path | None = None) -> np.ndarray:
     if any(zlib.crc32(s) != d for s, d in zip(c.streams[:-1], digests)):
         raise FormatError("corrupted .aec array file: fails the content check")
     p = payload.read_params(c.streams[0])
+    model = variants.load(info, "cpu", weights)
+    n, before = p["n"], (c.height - 1) * c.width  # the header's windows hold the values, the last one partly
+    if c.width != model.window or not (before < n <= c.height * c.width or n == before == 0):
+        raise FormatError(f"corrupted .aec array file: {n} values do not fill {c.height} windows of {c.width}")
     try:
-        out = variants.load(info, "cpu", weights).decompress(p, c.streams[1:-1])
+        out = model.decompress(p, c.streams[1:-1])
     except _PAYLOAD_ERRORS as e:
         raise FormatError(f"corrupted .aec array payload: {e}") from None
     return out.reshape(p["shape"]).astype(p["dtype"])

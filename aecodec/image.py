@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import AecWarning, InputImageError
+from .errors import AecWarning, FormatError, InputImageError
 
 Image.MAX_IMAGE_PIXELS = 1 << 28  # bitstream.MAX_PIXELS: refuse decompression bombs beyond it
 
@@ -93,12 +93,23 @@ def join_image(rgb: np.ndarray, mode: str, alpha: bytes | None) -> Image.Image:
     if mode in ("L", "LA"):
         im = im.convert("L")
     if alpha is not None and mode in ("RGBA", "LA"):
-        a = Image.open(io.BytesIO(alpha))
-        a.load()
-        if a.size != im.size or a.mode != "L":
-            raise ValueError("alpha plane does not match the image")
-        im.putalpha(a)
+        im.putalpha(_alpha_plane(alpha, im.size))
     return im
+
+
+def _alpha_plane(data: bytes, size: tuple[int, int]) -> Image.Image:
+    """A file's alpha stream (an 8-bit grayscale PNG of the image's size) -> its plane. The stream passed its
+    CRC, but its writer may be hostile: the header is checked before any pixel is inflated (no bombs) and a
+    broken PNG is the file's fault."""
+    try:
+        a = Image.open(io.BytesIO(data), formats=["PNG"])
+        if a.size != size or a.mode != "L":
+            raise FormatError(f"alpha plane {a.size[0]}x{a.size[1]} {a.mode} does not match the "
+                              f"{size[0]}x{size[1]} image")
+        a.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise FormatError(f"corrupted .aec alpha stream: {e}") from None
+    return a
 
 
 def pad_to(x: torch.Tensor, stride: int) -> torch.Tensor:

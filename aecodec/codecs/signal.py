@@ -129,12 +129,18 @@ def _decode_integers(data: bytes, n: int) -> np.ndarray:
     try:
         kind, lo = struct.unpack_from(">Bq", data)
         if kind == 1:
-            v = np.frombuffer(lzma.decompress(data[9:]), dtype="<u8").astype(np.int64) + lo
+            raw = lzma.LZMADecompressor().decompress(data[9:], max_length=8 * n + 8)  # no bombs: n values at most
+            if len(raw) % 8:
+                raise FormatError("corrupted array stream: partial value")
+            v = np.frombuffer(raw, dtype="<u8").astype(np.int64) + lo
         elif kind == 0 and n == 0:
             return np.zeros(0, np.int64)
         elif kind == 0:
             (tlen,) = struct.unpack_from(">I", data, 9)
-            counts = np.frombuffer(zlib.decompress(data[13:13 + tlen]), dtype="<u4").astype(np.float64)
+            table = zlib.decompressobj().decompress(data[13:13 + tlen], 4 * MAX_ALPHABET + 4)
+            if len(table) % 4:
+                raise FormatError("bad histogram")
+            counts = np.frombuffer(table, dtype="<u4").astype(np.float64)
             if not 1 <= len(counts) <= MAX_ALPHABET:
                 raise FormatError("bad histogram")
             body = data[13 + tlen:]

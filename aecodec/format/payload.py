@@ -76,8 +76,9 @@ def read_params(data: bytes) -> dict:
         p = json.loads(data)
         ok = (isinstance(p, dict) and p.get("dtype") in ("float32", "float64") and isinstance(p.get("shape"), list)
               and all(isinstance(s, int) and s >= 0 for s in p["shape"]) and 1 <= len(p["shape"]) <= 2
-              and math.prod(p["shape"]) == p.get("n") and float(p["bound"]) > 0 and float(p["std"]) > 0
-              and isinstance(p.get("delta", False), bool))
+              and isinstance(p.get("n"), int) and math.prod(p["shape"]) == p["n"]
+              and all(isinstance(p.get(k), (int, float)) and math.isfinite(p[k]) for k in ("mean", "std", "bound"))
+              and p["bound"] > 0 and p["std"] > 0 and isinstance(p.get("delta", False), bool))
     except (ValueError, TypeError, KeyError):
         ok = False
     if not ok:
