@@ -21,7 +21,7 @@ from .errors import AecError, FormatError, InputImageError, UnknownCodecError
 from .format import container, payload
 from .format.container import Container
 from .format.payload import TILE, TILE_ABOVE, tiles, tiling_problem
-from .image import join_image, open_image, pad_to, split_image, to_uint8
+from .image import join_image, open_image, pad_to, split_pixels, to_uint8, unit_range
 from .registry import CodecInfo
 
 __all__ = ["decode", "decode_array", "decode_many", "encode", "encode_array", "encode_many", "load"]
@@ -60,7 +60,7 @@ def encode(image: str | Path | Image.Image, codec: str | None = None, quality: f
 
 @dataclass
 class _Prepared:
-    x: torch.Tensor  # [1, 3, H, W] in [0, 1]
+    x: torch.Tensor  # [1, 3, H, W] uint8 pixels
     mode: str
     alpha: bytes | None
     tile: int
@@ -70,7 +70,8 @@ def _prepare(image: str | Path | Image.Image, tile: int | None) -> _Prepared:
     im = open_image(image)
     if not (1 <= im.width <= container.MAX_SIDE and 1 <= im.height <= container.MAX_SIDE):
         raise InputImageError(f"image size {im.width}x{im.height} outside 1..{container.MAX_SIDE}")
-    x, mode, alpha = split_image(im)
+    x, mode, alpha = split_pixels(im)
+    del im  # the pixels are copied: large images hold one copy while they are coded
     h, w = x.shape[-2:]
     if tile is None:
         tile = TILE if h * w > TILE_ABOVE else 0
@@ -113,7 +114,7 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
 
     def cut(j: int) -> torch.Tensor:
         i, t0, l0, t1, l1 = parts[j]
-        return pad_to(prepared[i].x[:, :, t0:t1, l0:l1], stride)
+        return pad_to(unit_range(prepared[i].x[:, :, t0:t1, l0:l1]), stride)
 
     coded: list[Coded | None] = [None] * len(parts)
     for group in _batches(keys, batch_size):

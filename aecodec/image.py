@@ -52,6 +52,18 @@ def _to_8bit_gray(im: Image.Image) -> Image.Image:
 
 def split_image(im: Image.Image) -> tuple[torch.Tensor, str, bytes | None]:
     """-> (RGB tensor [1, 3, H, W] in [0, 1], original mode in bitstream.MODES, PNG alpha plane or None)."""
+    pixels, mode, alpha = split_pixels(im)
+    return unit_range(pixels), mode, alpha
+
+
+def unit_range(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels -> float in [0, 1]."""
+    return pixels.float().div_(255.0)
+
+
+def split_pixels(im: Image.Image) -> tuple[torch.Tensor, str, bytes | None]:
+    """``split_image`` with the pixels kept as uint8 [1, 3, H, W] (a quarter of the memory: large images are
+    converted tile by tile)."""
     mode = im.mode
     dropped = [k for k in ("icc_profile", "exif", "xmp") if im.info.get(k)]
     if dropped:  # .aec stores pixels only; say so rather than lose colour management silently
@@ -77,9 +89,8 @@ def split_image(im: Image.Image) -> tuple[torch.Tensor, str, bytes | None]:
         alpha = buf.getvalue()
     if mode not in ("RGB", "L", "RGBA", "LA"):  # CMYK, YCbCr, LAB, HSV: code the colours as RGB
         mode = "RGB"
-    rgb = np.asarray(im.convert("RGB"))
-    x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float().div_(255.0)
-    return x, mode, alpha
+    rgb = np.array(im.convert("RGB") if im.mode != "RGB" else im)
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None], mode, alpha
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
