@@ -1,7 +1,7 @@
 """Peak memory (and time) of encoding and decoding a large photo, each in a fresh process.
 
     python bench/memory.py --megapixels 12 [--quality 6] [--out bench/results/memory_12mp.json]
-    python bench/memory.py --size 1536x1536      (any width x height: squares, strips)
+    python bench/memory.py --size 1536x1536      (any width x height: squares, strips, 12000x8400)
 
 Why: large images are tiled and synthesized in windows so that memory stays bounded; this is the check. The
 test image is a mosaic of the Kodak images (or of tests/data/sample.png when Kodak is absent), so it has photo
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from aecodec.format.payload import TILE_ABOVE
 
 ROOT = Path(__file__).resolve().parent.parent
 KODAK = ROOT.parent / "shared" / "datasets" / "kodak"
@@ -68,17 +70,31 @@ print(time.perf_counter() - t, peak)
 """
 
 
+def seam_ratios(decoded: Path, original: Path) -> list[dict]:
+    """bench/seams.py's boundary errors of a tiled decode (loaded by path: this runs from any folder)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_seams", Path(__file__).resolve().with_name("seams.py"))
+    seams = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seams)
+    out, ref = np.asarray(Image.open(decoded).convert("RGB")), np.asarray(Image.open(original).convert("RGB"))
+    return seams.boundaries(out, ref, 1024)
+
+
 def main() -> None:
     a, width, height = photo_args(__doc__, 12)
     with tempfile.TemporaryDirectory() as d:
         src, aec, dec = Path(d) / "big.png", Path(d) / "big.aec", Path(d) / "big.out.png"
-        mosaic(width, height).save(src)
+        mosaic(width, height, (384, 256)).save(src, compress_level=1)  # photo edges off the tile edges
         report = {"width": width, "height": height}
         for step, args in (("encode", [src, aec, a.quality]), ("decode", [aec, dec, 0])):
             out = subprocess.run([sys.executable, "-c", STEP, step, *map(str, args)], check=True,
                                  capture_output=True, text=True).stdout.split()
             report[f"{step}_s"], report[f"{step}_peak_rss_mb"] = float(out[-2]), float(out[-1])
         report["bytes"] = aec.stat().st_size
+        if width * height > TILE_ABOVE:  # tiled: the error at the tile boundaries over the median (bar 1.3)
+            ratios = [b["ratio"] for b in seam_ratios(dec, src)]
+            report["seam_ratio_max"], report["seam_ratio_median"] = max(ratios), float(np.median(ratios))
     print(json.dumps(report, indent=1))
     if a.out:
         Path(a.out).write_text(json.dumps(report, indent=1) + "\n")

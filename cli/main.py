@@ -20,9 +20,9 @@ from aecodec import workers
 from aecodec.errors import EXIT_CODES, AecError, AecWarning, InputImageError, OutputError
 from aecodec.registry import COMPRESSAI_ARCHS
 
-# Images above this are refused unless asked for (--max-pixels): 40 MP codes within the 2.5 GB memory bar in
-# tiles (24 MP peaked at 2.0 GB: bench/results/memory_24mp.json), and a small file can declare a huge image.
-MAX_PIXELS = 40_000_000
+# Images above this are refused unless asked for (--max-pixels): 100 MP codes within the 2.5 GB memory bar in
+# tiles (bench/results/memory_100mp.json), and a small file can declare a huge image.
+MAX_PIXELS = 120_000_000
 EPILOG = "Exit codes: " + "; ".join(f"{code} {what}" for code, what in EXIT_CODES.items())
 
 

@@ -2,7 +2,7 @@
 that reads untrusted bytes. ``tests/test_fuzz.py`` runs each for a few seconds at a fixed seed.
 
     python -m tests.fuzz TARGET [CORPUS_DIR] [libFuzzer flags: -runs=N -max_total_time=S -seed=N ...]
-    python -m tests.fuzz campaign --seconds 900 [--out [PATH]]   # every target in turn, report as JSON
+    python -m tests.fuzz campaign --seconds 900 [--out [PATH]] [--findings DIR]   # every target, JSON report
 
 Targets (``TARGETS``): ``container`` (the container parser and ``aecodec info``), ``decode`` (``aecodec.decode``
 with every check in force), ``payload`` (the same with the CRCs repaired and the symbol digests bypassed, so the
@@ -10,7 +10,8 @@ fuzzer reaches the entropy decoders, the context models and the tile logic), ``a
 CRCs repaired) and ``pillow`` (``Image.open`` and ``load`` through the plugin). Each starts from real files of
 every codec family (``seeds``). A finding is any exception outside the documented ``AecError`` family (for
 Pillow: also its ``UnidentifiedImageError``), an input slower than ``-timeout`` seconds, or a process over
-``-rss_limit_mb``; libFuzzer stops at the first one and writes the input to ``crash-*``/``timeout-*``/``oom-*``.
+``-rss_limit_mb``; headers declaring more than ``MAX_DECLARED_PIXELS`` (padded) are skipped (their time and memory are
+those of the pixels, bounded at the CLI by --max-pixels). libFuzzer stops at the first one and writes the input to ``crash-*``/``timeout-*``/``oom-*``.
 Fixed findings are kept in ``tests/data/fuzz/`` and decoded by the tests.
 """
 from __future__ import annotations
@@ -35,6 +36,13 @@ import numpy as np
 RESULT = Path(__file__).resolve().parent.parent / "bench" / "results" / "fuzz.json"
 REGRESSIONS = Path(__file__).resolve().parent / "data" / "fuzz"
 TIMEOUT_S = 5  # an input slower than this is a hang
+# Decoding time and memory grow with the pixels a header declares, however small the file (as for any image
+# format: the CLI bounds them with --max-pixels): larger declared images are skipped, so that a timeout or a
+# memory blow-up is a finding about the code, not about a legitimately large image. Counted on the canvas the
+# codecs pad to (multiples of 64 pixels): a 11045x21 strip is a 11072x64 synthesis. The bound still lets in
+# strips longer than a synthesis window (1088x64), so the windowed decoder is fuzzed too.
+MAX_DECLARED_PIXELS = 1 << 17
+STRIDE = 64
 RSS_LIMIT_MB = 3000  # the harness process with torch and every codec loaded is about 0.9-1.6 GB: +1 GB is a blow-up
 
 
@@ -92,6 +100,14 @@ def repaired(data: bytes) -> bytes | None:
     return container.pack(c)
 
 
+def declared_pixels(data: bytes) -> int:
+    """Pixels of the padded canvas for the width x height a container header declares (0: no header)."""
+    if len(data) < 24:
+        return 0
+    width, height = struct.unpack_from(">II", data, 16)
+    return (width + -width % STRIDE) * (height + -height % STRIDE)
+
+
 class _Equal(int):
     """A digest every check accepts: the payload target decodes symbols the fuzzer made, digests or not."""
 
@@ -138,6 +154,8 @@ def _target(name: str) -> Callable[[bytes], None]:
             pass
 
     def decode_target(data: bytes) -> None:
+        if declared_pixels(data) > MAX_DECLARED_PIXELS:
+            return
         try:
             aecodec.decode(data)
         except AecError:
@@ -159,6 +177,8 @@ def _target(name: str) -> Callable[[bytes], None]:
             pass
 
     def pillow_target(data: bytes) -> None:
+        if declared_pixels(data) > MAX_DECLARED_PIXELS:
+            return
         try:
             with Image.open(io.BytesIO(data), formats=["AEC"]) as im:
                 im.load()
@@ -194,8 +214,9 @@ def fuzz(name: str, argv: list[str]) -> None:
     _instrumented()
     import aecodec
 
-    for info in aecodec.list_codecs():  # load every shipped codec before fuzzing: loading is not the input's cost
-        if info.weights:
+    kinds = {"container": (), "array": ("array",)}.get(name, ("image",))
+    for info in aecodec.list_codecs():  # load the shipped codecs first: loading is not the input's cost
+        if info.weights and info.kind in kinds:
             aecodec.load(info.name)
     atheris.Setup([sys.argv[0], f"-timeout={TIMEOUT_S}", f"-rss_limit_mb={RSS_LIMIT_MB}", *argv], _target(name))
     atheris.Fuzz()
@@ -227,8 +248,9 @@ def run_target(name: str, seconds: int, seed: int, corpus: Path, workdir: Path) 
     return out
 
 
-def campaign(seconds: int, seed: int, targets: list[str]) -> dict:
-    """Every target for ``seconds`` from the seed corpus: executions, coverage and findings per target."""
+def campaign(seconds: int, seed: int, targets: list[str], findings: Path) -> dict:
+    """Every target for ``seconds`` from the seed corpus: executions, coverage and findings per target (their
+    inputs copied into ``findings``)."""
     work = Path(tempfile.mkdtemp(prefix="aecfuzz-"))
     try:
         seed_dir = work / "seeds"
@@ -241,6 +263,9 @@ def campaign(seconds: int, seed: int, targets: list[str]) -> dict:
             for f in REGRESSIONS.glob("*"):
                 shutil.copy(f, corpus)
             rows.append(run_target(name, seconds, seed, corpus, work))
+            for f in rows[-1]["findings"]:
+                findings.mkdir(parents=True, exist_ok=True)
+                shutil.copy(work / f, findings / f)
             print(json.dumps(rows[-1]), flush=True)
         return {"targets": rows, "executions": sum(r.get("executions", 0) for r in rows),
                 "findings": sum(len(r["findings"]) for r in rows)}
@@ -257,10 +282,12 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=900, help="per target")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--targets", default=",".join(TARGETS))
+    p.add_argument("--findings", type=Path, default=Path("fuzz-findings"),
+                   help="folder for the inputs of findings (default: ./fuzz-findings)")
     p.add_argument("--out", type=Path, nargs="?", const=RESULT,
                    help=f"write the JSON report here (no value: {RESULT.relative_to(RESULT.parents[2])})")
     a = p.parse_args()
-    report = campaign(a.seconds, a.seed, a.targets.split(","))
+    report = campaign(a.seconds, a.seed, a.targets.split(","), a.findings)
     print(json.dumps({k: v for k, v in report.items() if k != "targets"}))
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)

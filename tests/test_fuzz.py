@@ -9,7 +9,7 @@ import pytest
 from tests import fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = {"container": 20000, "decode": 600, "payload": 120, "array": 1500, "pillow": 600}
+RUNS = {"container": 20000, "decode": 400, "payload": 60, "array": 1500, "pillow": 400}
 
 
 @pytest.mark.parametrize("path", sorted(fuzz.REGRESSIONS.glob("*.aec")), ids=lambda p: p.stem)
