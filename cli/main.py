@@ -635,10 +635,15 @@ def import_compressai(checkpoint: Path, arch: str, output: Path, force: bool) ->
 @click.option("--limit", type=int, help="Use the first N images in sorted order.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel worker processes.")
 @click.option("--anchor", default="jpeg", show_default=True, help="BD-rate anchor codec.")
+@click.option("--page-bpp", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
+              help="compare.html shows each codec at its setting closest to this bpp.")
+@click.option("--page-images", type=click.IntRange(0), default=4, show_default=True,
+              help="Images on compare.html (each codec codes each once more); 0: no page.")
 def bench(dataset: str, out: Path, codecs: str | None, split: str, limit: int | None, jobs: int,
-          anchor: str) -> None:
-    """Rate-distortion benchmark from real bytes: results.json, per_image.csv, PNG plots, BD-rate table."""
-    from aecodec.eval import benchmark
+          anchor: str, page_bpp: float, page_images: int) -> None:
+    """Rate-distortion benchmark from real bytes: results.json, per_image.csv, PNG plots, BD-rate table, and
+    compare.html, a page to compare the codecs by eye at matched bytes (open it in any browser)."""
+    from aecodec.eval import benchmark, compare
     from aecodec.training.data import resolve_images, split as train_validation
 
     def body():
@@ -665,7 +670,11 @@ def bench(dataset: str, out: Path, codecs: str | None, split: str, limit: int | 
         name = Path(dataset).name if Path(dataset).is_dir() else dataset
         benchmark.write_outputs(out, name if split == "all" else f"{name} ({split} split)", images, points, summary)
         click.echo(benchmark.bd_table(summary))
-        click.echo(f"wrote {out / 'results.json'}, per_image.csv, rd_psnr.png, rd_ms_ssim.png")
+        wrote = "per_image.csv, rd_psnr.png, rd_ms_ssim.png"
+        if page_images:
+            compare.write_page(out, images[:page_images], names, points, summary, page_bpp, benchmark.decoded)
+            wrote += ", compare.html"
+        click.echo(f"wrote {out / 'results.json'}, {wrote}")
     _run(body)
 
 

@@ -112,6 +112,11 @@ def _code(codec: str, q: float, im: Image.Image) -> tuple[bytes, Image.Image, fl
     return data, aecodec.decode(data, weights=weights), t1
 
 
+def decoded(codec: str, q: float, im: Image.Image) -> Image.Image:
+    """What ``codec`` at setting ``q`` decodes ``im`` to (the bytes of the benchmark, decoded)."""
+    return _code(codec, q, im)[1]
+
+
 def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) -> list[Point]:
     """Measure every (codec, setting, image), reusing cached points."""
     cache = out / "cache"
