@@ -10,7 +10,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import click
 
@@ -47,9 +47,10 @@ def _check_output(path: Path, force: bool) -> None:
         raise OutputError(f"output folder {path.parent} does not exist")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename: readers never see a partial file. The file
-    gets the mode a plain ``open()`` would give it (0666 less the umask), not the temporary file's 0600."""
+def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
+    """Write ``data`` (bytes, or a function that writes into the open file) via a temporary file in the same
+    folder and rename: readers never see a partial file. The file gets the mode a plain ``open()`` would give it
+    (0666 less the umask), not the temporary file's 0600."""
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     except OSError as e:
@@ -58,7 +59,10 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         os.fchmod(fd, aecodec.codecs.weights_file.file_mode())
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                data(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -302,6 +306,12 @@ def _holds_array(path: Path) -> bool:
 
 def _decoded_bytes(input: Path, out: Path | None, s: dict) -> bytes:
     """Decode a file (or stdin, '-') and encode the image in the format of ``out``'s suffix (PNG for stdout)."""
+    d = _decoded(input, out, s)
+    return d if isinstance(d, bytes) else _image_bytes(d, out)
+
+
+def _decoded(input: Path, out: Path | None, s: dict):
+    """Decode a file (or stdin, '-'): the .npy bytes of an array, or the image (written by ``_save_image``)."""
     import time
 
     t = time.perf_counter()
@@ -316,7 +326,7 @@ def _decoded_bytes(input: Path, out: Path | None, s: dict) -> bytes:
         _image_format(out)  # an output format we cannot write is refused before the decode, not after
     im = aecodec.decode(data, device=_device(s["device"]), weights=s["weights"])
     _say(f"{input}: {im.width}x{im.height} {im.mode}, {time.perf_counter() - t:.2f} s")
-    return _image_bytes(im, out)
+    return im
 
 
 # formats that store no alpha: an RGBA/LA image is flattened (with a warning), as image editors do on export
@@ -325,21 +335,28 @@ _NO_ALPHA = {"JPEG", "BMP", "PPM", "EPS", "PCX"}
 
 def _image_bytes(im, out: Path | None) -> bytes:
     """A decoded image in the format of ``out``'s suffix (PNG for stdout)."""
+    buf = io.BytesIO()
+    _save_image(im, out, buf)
+    return buf.getvalue()
+
+
+def _save_image(im, out: Path | None, f) -> None:
+    """Write a decoded image to the open file ``f`` in the format of ``out``'s suffix (PNG for stdout)."""
     fmt = "PNG" if _to_stdout(out) else _image_format(out)
     if fmt in _NO_ALPHA and im.mode in ("RGBA", "LA"):
-        warnings.warn(f"{fmt} stores no alpha: the alpha channel was dropped", AecWarning, stacklevel=2)
+        warnings.warn(f"{fmt} stores no alpha: the alpha channel was dropped", AecWarning, stacklevel=3)
         im = im.convert("RGB" if im.mode == "RGBA" else "L")
-    buf = io.BytesIO()
     try:
-        im.save(buf, fmt)
+        im.save(f, fmt)
     except (KeyError, ValueError, OSError) as e:
         raise aecodec.AecError(f"cannot write this image as {fmt}: {e}") from None
-    return buf.getvalue()
 
 
 def _decode_one(input: Path, out: Path, settings: dict, force: bool) -> None:
     _check_output(out, force)
-    write_atomic(out, _decoded_bytes(input, out, settings))
+    d = _decoded(input, out, settings)
+    # an image is written straight into the temporary file: a 100 MP PNG is never held in memory as well
+    write_atomic(out, d if isinstance(d, bytes) else lambda f: _save_image(d, out, f))
 
 
 def _encode_data(src, s: dict) -> bytes:
