@@ -654,7 +654,7 @@ def import_compressai(checkpoint: Path, arch: str, output: Path, force: bool) ->
 @click.option("--anchor", default="jpeg", show_default=True, help="BD-rate anchor codec.")
 @click.option("--page-bpp", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
               help="compare.html shows each codec at its setting closest to this bpp.")
-@click.option("--page-images", type=click.IntRange(0), default=4, show_default=True,
+@click.option("--page-images", type=click.IntRange(0), default=2, show_default=True,
               help="Images on compare.html (each codec codes each once more); 0: no page.")
 def bench(dataset: str, out: Path, codecs: str | None, split: str, limit: int | None, jobs: int,
           anchor: str, page_bpp: float, page_images: int) -> None:
