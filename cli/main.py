@@ -10,7 +10,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 import click
 
@@ -19,6 +19,9 @@ import aecodec.codecs.weights_file
 from aecodec import workers
 from aecodec.errors import EXIT_CODES, AecError, AecWarning, InputImageError, OutputError
 from aecodec.registry import COMPRESSAI_ARCHS
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Images above this are refused unless asked for (--max-pixels): 100 MP codes within the 2.5 GB memory bar in
 # tiles (bench/results/memory_100mp.json: 1.9 GiB encode, 2.2 GiB decode); a small file can declare a huge image.
@@ -310,7 +313,7 @@ def _decoded_bytes(input: Path, out: Path | None, s: dict) -> bytes:
     return d if isinstance(d, bytes) else _image_bytes(d, out)
 
 
-def _decoded(input: Path, out: Path | None, s: dict):
+def _decoded(input: Path, out: Path | None, s: dict) -> bytes | Image.Image:
     """Decode a file (or stdin, '-'): the .npy bytes of an array, or the image (written by ``_save_image``)."""
     import time
 
@@ -689,7 +692,7 @@ def bench(dataset: str, out: Path, codecs: str | None, split: str, limit: int | 
         click.echo(benchmark.bd_table(summary))
         wrote = "per_image.csv, rd_psnr.png, rd_ms_ssim.png"
         if page_images:
-            compare.write_page(out, images[:page_images], names, points, summary, page_bpp, benchmark.decoded)
+            compare.write_page(out, images[:page_images], names, points, summary, page_bpp)
             wrote += ", compare.html"
         click.echo(f"wrote {out / 'results.json'}, {wrote}")
     _run(body)

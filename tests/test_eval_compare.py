@@ -41,7 +41,7 @@ def page(tmp_path_factory):
               for p in paths]  # two settings each, in this process: the page needs points, not whole curves
     summary = benchmark.summarize(points)
     benchmark.write_outputs(out, "two photos", paths, points, summary)
-    return compare.write_page(out, paths, codecs, points, summary, 0.8, benchmark.decoded), codecs
+    return compare.write_page(out, paths, codecs, points, summary, 0.8), codecs
 
 
 def test_page_shows_every_codec_and_every_picture_exists(page):

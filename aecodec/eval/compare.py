@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .benchmark import decoded as decode_setting
+
 CROP = 96  # pixels of the detailed region, shown at 4x
 
 
@@ -76,9 +78,9 @@ if(location.hash==='#selftest'){window.addEventListener('load',()=>{
 
 
 def write_page(out: Path, images: list[Path], codecs: list[str], points: list, summary: dict,
-               target_bpp: float, code) -> Path:
-    """``out/compare.html`` and its pictures in ``out/compare/``. ``code(codec, quality, image)`` -> the decoded
-    image of that setting (the benchmark's own coder); the RD plots are the benchmark's, beside the page."""
+               target_bpp: float) -> Path:
+    """``out/compare.html`` and its pictures in ``out/compare/``: each shown setting coded once more by the
+    benchmark's own coder; the RD plots are the benchmark's, beside the page."""
     folder = out / "compare"
     folder.mkdir(parents=True, exist_ok=True)
     e = html.escape
@@ -99,7 +101,7 @@ def write_page(out: Path, images: list[Path], codecs: list[str], points: list, s
             p = matched(points, path.name, codec, target_bpp)
             if p is None:
                 continue
-            decoded = code(codec, p.quality, original).convert("RGB")
+            decoded = decode_setting(codec, p.quality, original).convert("RGB")
             name = f"{stem}_{c}"
             decoded.save(folder / f"{name}.png")
             decoded.crop(box).save(folder / f"{name}_crop.png")
