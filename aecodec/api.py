@@ -21,7 +21,7 @@ from .errors import AecError, FormatError, InputImageError, UnknownCodecError
 from .format import container, payload
 from .format.container import Container
 from .format.payload import TILE, TILE_ABOVE, tiles, tiling_problem
-from .image import join_image, open_image, pad_to, split_pixels, to_uint8, unit_range
+from .image import EXACT_MAX_SIDE, exact_bytes, exact_pixels, join_image, open_image, pad_to, split_pixels, to_uint8, unit_range
 from .registry import CodecInfo
 
 __all__ = ["decode", "decode_array", "decode_many", "encode", "encode_array", "encode_many", "load"]
@@ -133,13 +133,37 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
             if part[0] == i:
                 streams += result.streams
                 digests += result.digests
-        if p.alpha is not None:
-            streams.append(p.alpha)
-            digests.append(zlib.crc32(p.alpha))
         h, w = p.x.shape[-2:]
-        flags = container.SEAMLESS if len(tiles(w, h, p.tile)) > 1 else 0
-        out.append(payload.seal(Container(codec_id, whash, q16, w, h, p.mode, p.tile, flags=flags), streams,
-                                digests))
+        seamless = container.SEAMLESS if len(tiles(w, h, p.tile)) > 1 else 0
+        alpha = [p.alpha] if p.alpha is not None else []
+
+        def sealed(streams: list[bytes], digests: list[int], flags: int) -> bytes:
+            return payload.seal(Container(codec_id, whash, q16, w, h, p.mode, p.tile, flags=flags),
+                                streams + alpha, digests + [zlib.crc32(a) for a in alpha])
+
+        data = sealed(streams, digests, seamless)
+        # The exact pixels when they make a file no larger: a flat patch, an icon or a single pixel, where a
+        # learned codec spends its bytes on its borders. Each stream costs 8 bytes of length and digest.
+        exact = _exact_streams(p, sum(map(len, streams)) + 8 * (len(streams) - len(tiles(w, h, p.tile))))
+        if exact is not None and len(lossless := sealed(exact, [zlib.crc32(s) for s in exact],
+                                                        container.EXACT)) <= len(data):
+            data = lossless
+        out.append(data)
+    return out
+
+
+def _exact_streams(p: _Prepared, budget: int) -> list[bytes] | None:
+    """Each tile's exact pixels (a lossless WebP), unless together they pass ``budget`` bytes: then they cannot
+    make the smaller file, and they stop there, so a photo pays for about one tile's WebP."""
+    h, w = p.x.shape[-2:]
+    if max(h, w) > EXACT_MAX_SIDE:
+        return None
+    out, total = [], 0
+    for top, left, th, tw in tiles(w, h, p.tile):
+        out.append(exact_bytes(p.x[:, :, top:top + th, left:left + tw]))
+        total += len(out[-1])
+        if total > budget:
+            return None
     return out
 
 
@@ -174,10 +198,13 @@ def _parse(data: bytes, weights: str | Path | None) -> _Parsed:
         raise FormatError(f"invalid tiling: {problem}")
     parts = tiles(c.width, c.height, c.tile)
     has_alpha = c.mode in ("RGBA", "LA")
-    digests = payload.open_checked(c, info.streams * len(parts) + has_alpha)
+    exact = bool(c.flags & container.EXACT)
+    digests = payload.open_checked(c, (1 if exact else info.streams) * len(parts) + has_alpha)
     alpha = c.streams[-2] if has_alpha else None
     if alpha is not None and zlib.crc32(alpha) != digests[-1]:
         raise FormatError("corrupted .aec alpha stream: fails the content check")
+    if exact and any(zlib.crc32(s) != d for s, d in zip(c.streams[:len(parts)], digests)):
+        raise FormatError("corrupted .aec exact pixel stream: fails the content check")
     return _Parsed(c, info, parts, digests, alpha)
 
 
@@ -191,6 +218,10 @@ def decode_many(datas: list[bytes], device: str = "cpu", batch_size: int = 1,
     rgbs = [np.empty((f.c.height, f.c.width, 3), np.uint8) for f in files]  # 3 bytes a pixel: bounded memory
     parts, keys = [], []  # (file, tile index), (codec, quality, padded size)
     for i, f in enumerate(files):
+        if f.c.flags & container.EXACT:  # the pixels themselves: no model to load
+            for k, (top, left, th, tw) in enumerate(f.tiles):
+                rgbs[i][top:top + th, left:left + tw] = exact_pixels(f.c.streams[k], (tw, th))
+            continue
         codec = variants.load(f.info, device, weights)
         if (len(f.tiles) == 1 and max(f.c.width, f.c.height) > WINDOW) or f.c.flags & container.SEAMLESS:
             _decode_in_windows(codec, f, rgbs[i])

@@ -43,6 +43,7 @@ class FileInfo:
     decodable: bool  # False when this installation lacks the codec or its exact weights
     array: dict | None = None  # arrays (mode F): shape, dtype, error bound; then bpp is bits per value
     imported: dict | None = None  # the given weights file's origin: CompressAI arch, N, M, source SHA-256
+    exact: bool = False  # the pixels are stored exactly (lossless): that file was no larger than the codec's
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -72,4 +73,4 @@ def inspect(data: bytes, weights: str | Path | None = None) -> FileInfo:
                         {"shape": p["shape"], "dtype": p["dtype"], "error_bound": p["bound"]})
     return FileInfo(name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode,
                     len(payload.tiles(c.width, c.height, c.tile)), len(data), 8 * len(data) / pixels,
-                    3 * pixels / len(data), decodable, imported=imported)
+                    3 * pixels / len(data), decodable, imported=imported, exact=bool(c.flags & container.EXACT))

@@ -19,6 +19,7 @@ from pathlib import Path
 from .errors import ModelMismatchError, UnknownCodecError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"  # the shipped weights files
+SINGLE_RATE = 1  # the quality the files of a single-rate codec record
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,15 @@ class Architecture:
     """How a family of weights files codes: ``loader`` ("module:function") takes (weights path, device[, loaded
     base codec]) and returns a ready codec. ``qualities`` are the trained levels; with ``fractional`` the 1/16
     steps between them work too; ``streams``: entropy-coded streams per tile (images) or after the parameters
-    (arrays)."""
+    (arrays). Single-rate codecs (an imported model, an array codec whose rate follows its error bound) have no
+    qualities and no default one; their files record ``SINGLE_RATE``."""
 
     name: str
     codec_id: int  # the id every variant without an id of its own writes
     family: str  # the "family" its weights files record in their metadata
     loader: str
     qualities: tuple[int, ...] = tuple(range(1, 11))
-    default_quality: int = 6
+    default_quality: int | None = 6
     kind: str = "image"  # "image" codecs code pictures; "array" codecs code float arrays
     fractional: bool = True
     effort: bool = True  # whether encoder effort levels (latent refinement) apply
@@ -47,13 +49,13 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     Architecture("postfilter", 6, "postfilter", "aecodec.codecs.postfilter:load", legacy_ids=(9, 10)),
     Architecture("vqvae", 3, "vqvae", "aecodec.codecs.vq:load", (1, 2, 3, 4, 5), 3, fractional=False,
                  effort=False),
-    Architecture("compressai-hyperprior", 7, "compressai", "aecodec.codecs.imported:load", (1,), 1,
+    Architecture("compressai-hyperprior", 7, "compressai", "aecodec.codecs.imported:load", (), None,
                  fractional=False, effort=False),
-    Architecture("compressai-autoregressive", 11, "compressai", "aecodec.codecs.imported:load", (1,), 1,
+    Architecture("compressai-autoregressive", 11, "compressai", "aecodec.codecs.imported:load", (), None,
                  fractional=False, effort=False),
-    Architecture("compressai-factorized", 8, "compressai", "aecodec.codecs.imported:load", (1,), 1,
+    Architecture("compressai-factorized", 8, "compressai", "aecodec.codecs.imported:load", (), None,
                  fractional=False, effort=False, streams=1),
-    Architecture("signal", 2, "signal", "aecodec.codecs.signal:load", (1,), 1, kind="array", fractional=False,
+    Architecture("signal", 2, "signal", "aecodec.codecs.signal:load", (), None, kind="array", fractional=False,
                  effort=False),
 )}
 
@@ -167,6 +169,11 @@ def register(info: CodecInfo) -> None:
         raise ValueError("a registered variant cannot replace the shipped default")
     _check(CODECS + [info])
     CODECS.append(info)
+
+
+def quality_range(info: "CodecInfo | Architecture") -> tuple[int, int]:
+    """The lowest and highest quality a codec takes (``SINGLE_RATE`` for both when it has one rate)."""
+    return (min(info.qualities), max(info.qualities)) if info.qualities else (SINGLE_RATE, SINGLE_RATE)
 
 
 def list_codecs(kind: str | None = None) -> list[CodecInfo]:

@@ -15,8 +15,8 @@ from .codecs.weights_file import file_hash, weights_metadata
 from .contract import EFFORTS
 from .errors import AecError, FormatError, ModelMismatchError, UnknownCodecError
 from .format.container import Container
-from .registry import (CODECS, CodecInfo, architecture_of_family, architecture_of_id, default_codec, get_codec,
-                       variants_of)
+from .registry import (CODECS, SINGLE_RATE, CodecInfo, architecture_of_family, architecture_of_id, default_codec,
+                       get_codec, quality_range, variants_of)
 
 
 def hash_of(info: CodecInfo, weights: str | Path | None = None) -> bytes:
@@ -69,7 +69,8 @@ def codec_of(c: Container, weights: str | Path | None = None) -> CodecInfo:
         raise ModelMismatchError(
             f"this file was made with other weights of codec {info.name!r} (hash {c.weights_hash.hex()}) than "
             f"{where}: decode it with --weights FILE (the file it was made with)")
-    if not 16 * min(info.qualities) <= c.quality16 <= 16 * max(info.qualities):
+    lo, hi = quality_range(info)
+    if not 16 * lo <= c.quality16 <= 16 * hi:
         raise FormatError(f"invalid quality {c.quality} for codec {info.name!r}")
     return info
 
@@ -101,8 +102,12 @@ def _load(name: str, device: str, path: Path, digest: bytes):
 
 def quality16(info: CodecInfo, quality: float | None) -> int:
     """A quality (the codec's default when None) in 1/16 steps; refused outside the codec's range."""
+    if not info.qualities:
+        if quality not in (None, SINGLE_RATE):
+            raise UnknownCodecError(f"codec {info.name!r} has one rate: it takes no quality")
+        return 16 * SINGLE_RATE
     q = info.default_quality if quality is None else quality
-    lo, hi = min(info.qualities), max(info.qualities)
+    lo, hi = quality_range(info)
     if not lo <= q <= hi:
         raise UnknownCodecError(f"quality {q} outside {lo}..{hi} for codec {info.name!r}")
     if not info.fractional and q != int(q):

@@ -565,7 +565,8 @@ def _describe(name, fi) -> str:
         return (f"{name}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) array\n"
                 f"  shape {tuple(a['shape'])} {a['dtype']}, error bound {a['error_bound']:g}, {fi.bytes} bytes, "
                 f"{fi.bpp:.4f} bits per value, ratio {fi.compression_ratio:.1f}:1")
-    return (f"{name}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) quality {fi.quality:g}\n"
+    exact = ", exact pixels (lossless: no larger than the codec's coding)" if fi.exact else ""
+    return (f"{name}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) quality {fi.quality:g}{exact}\n"
             f"  {fi.width}x{fi.height} {fi.mode}, {fi.tiles} tile(s), {fi.bytes} bytes, "
             f"{fi.bpp:.4f} bpp, ratio {fi.compression_ratio:.1f}:1"
             + ("" if fi.decodable else "\n  not decodable with these weights: this aecodec lacks that codec or "

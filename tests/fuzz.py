@@ -48,7 +48,8 @@ RSS_LIMIT_MB = 3000  # the harness process with torch and every codec loaded is 
 
 def seeds() -> list[bytes]:
     """Small real files: every image codec family (hyperprior, checkerboard context, post-filter, MS-SSIM,
-    vqvae), RGB/L/RGBA, odd sizes, three qualities, a tiled file (seamless tiles), and an array file."""
+    vqvae), RGB/L/RGBA, odd sizes, three qualities, a tiled file (seamless tiles), exact-pixel files (flat and
+    tiny images), and an array file."""
     from PIL import Image
 
     import aecodec
@@ -66,11 +67,12 @@ def seeds() -> list[bytes]:
             aecodec.encode(rgba, quality=5), aecodec.encode(im, codec="vqvae", quality=3),
             aecodec.encode(im, codec="hyperprior", quality=4), aecodec.encode(im, codec="hyperprior-ctx", quality=9),
             aecodec.encode(im, codec="hyperprior-msssim", quality=1), aecodec.encode(big, quality=3, tile=256),
-            aecodec.encode_array(signal, 0.05)]
+            aecodec.encode(Image.new("RGB", (1, 1), (200, 30, 40))),
+            aecodec.encode(Image.new("LA", (70, 300), (90, 200)), tile=256), aecodec.encode_array(signal, 0.05)]
 
 
 def repaired(data: bytes) -> bytes | None:
-    """``data`` with its container CRC, header digest, alpha digest and (array files) stream CRCs made right,
+    """``data`` with its container CRC, header digest, alpha digest and (array and exact files) stream CRCs made right,
     or None when it does not parse as a container even then: the symbols behind them stay as the fuzzer made
     them."""
     from aecodec.errors import AecError
@@ -91,7 +93,7 @@ def repaired(data: bytes) -> bytes | None:
     digests = list(struct.unpack(f">{n}I", c.streams[-1][:4 * n]))
     digests[0] = payload.header_digest(c)
     body = c.streams[:-1]
-    if c.mode == "F":  # array files check their streams' bytes
+    if c.mode == "F" or c.flags & container.EXACT:  # array and exact files check their streams' bytes
         for i, s in enumerate(body[:n - 1]):
             digests[i + 1] = zlib.crc32(s)
     elif c.mode in ("RGBA", "LA") and len(body) == n - 1:

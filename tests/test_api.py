@@ -1,6 +1,8 @@
 import random
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import aecodec
 from aecodec.format import container as bitstream
@@ -77,6 +79,18 @@ def test_list_codecs_default_first():
     codecs = aecodec.list_codecs()
     assert codecs[0].name == aecodec.get_codec(None).name and codecs[0].default and len(codecs[0].qualities) >= 4
     assert len({c.codec_id for c in codecs}) == len(codecs)
+    single = [c for c in codecs if c.name in ("signal", "compressai-hyperprior", "compressai-autoregressive",
+                                                "compressai-factorized")]
+    assert len(single) == 4 and all(c.qualities == () and c.default_quality is None for c in single)
+
+
+def test_a_single_rate_codec_takes_no_quality():
+    from aecodec.variants import quality16
+
+    info = aecodec.get_codec("compressai-hyperprior")
+    assert quality16(info, None) == quality16(info, 1) == 16  # what its files record
+    with pytest.raises(UnknownCodecError, match="one rate"):
+        quality16(info, 3)
 
 
 def test_large_untiled_images_are_synthesized_in_windows_without_seams():
@@ -143,3 +157,67 @@ def test_16_bit_colour_is_reduced_to_8_bits_with_a_warning(tmp_path):
     with pytest.warns(AecWarning, match="16-bit RGB image coded with 8 bits"):
         data = aecodec.encode(tmp_path / "c16.png", quality=10)
     assert aecodec.decode(data).size == (w, h)
+
+
+def _learned_only(monkeypatch, im, **kw) -> bytes:
+    """The file the codec itself makes, the exact alternative switched off."""
+    from aecodec import api
+
+    with monkeypatch.context() as m:
+        m.setattr(api, "_exact_streams", lambda p, budget: None)
+        return aecodec.encode(im, **kw)
+
+
+def test_flat_and_tiny_images_are_stored_exactly_when_that_is_no_larger(monkeypatch):
+    for im in (Image.new("RGB", (64, 64), (40, 120, 200)), Image.new("RGB", (1, 1), (200, 30, 40)),
+               Image.new("L", (50, 70), 90)):
+        data = aecodec.encode(im)  # the default quality
+        assert bitstream.unpack(data).flags == bitstream.EXACT and aecodec.inspect(data).exact
+        out = aecodec.decode(data)
+        assert out.mode == im.mode and np.array_equal(np.asarray(out), np.asarray(im))
+        learned = _learned_only(monkeypatch, im)
+        assert len(data) <= len(learned)
+        assert np.abs(np.asarray(aecodec.decode(learned), int) - np.asarray(im, int)).max() > 3  # the border misses
+    flat = Image.new("RGB", (64, 64), (40, 120, 200))
+    assert bitstream.unpack(aecodec.encode(flat, quality=1)).flags == 0  # at quality 1 the codec's file is smaller
+    assert len(aecodec.encode(flat, quality=1)) < len(aecodec.encode(flat))
+
+
+def test_a_photo_is_never_stored_exactly(sample_path):
+    data = aecodec.encode(sample_path, quality=10)
+    assert bitstream.unpack(data).flags == 0 and not aecodec.inspect(data).exact
+
+
+def test_exact_files_keep_alpha_and_tiles_and_load_no_model(monkeypatch):
+    from aecodec import variants
+
+    im = Image.new("LA", (300, 70), (90, 200))
+    data = aecodec.encode(im, tile=256)  # two tiles
+    c = bitstream.unpack(data)
+    assert c.flags == bitstream.EXACT and len(c.streams) == 2 + 1 + 1  # a stream per tile, alpha, the check
+    monkeypatch.setattr(variants, "load", lambda *a, **k: pytest.fail("an exact file loaded a model"))
+    out = aecodec.decode(data)
+    assert out.mode == "LA" and np.array_equal(np.asarray(out), np.asarray(im))
+
+
+def test_a_forged_exact_stream_is_a_format_error():
+    import io
+    import struct
+    import zlib
+
+    from aecodec.format import payload
+
+    data = aecodec.encode(Image.new("RGB", (64, 64), (40, 120, 200)))
+    c = bitstream.unpack(data)
+    for forged in (Image.new("RGB", (64, 65)), Image.new("RGBA", (64, 64)), Image.new("RGB", (64, 64))):
+        buf = io.BytesIO()
+        forged.save(buf, "PNG" if forged.height == 64 and forged.mode == "RGB" else "WEBP", lossless=True)
+        c.streams = [buf.getvalue(), struct.pack(">2I", payload.header_digest(c), zlib.crc32(buf.getvalue()))]
+        with pytest.raises(FormatError, match="exact pixel stream"):
+            aecodec.decode(bitstream.pack(c))
+    c.streams = [b"RIFF" + bytes(30), struct.pack(">2I", payload.header_digest(c), zlib.crc32(b"RIFF" + bytes(30)))]
+    with pytest.raises(FormatError):
+        aecodec.decode(bitstream.pack(c))
+    c.flags = bitstream.EXACT | bitstream.SEAMLESS
+    with pytest.raises(FormatError, match="flags"):
+        aecodec.decode(bitstream.pack(c))

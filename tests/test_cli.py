@@ -7,6 +7,8 @@ from click.testing import CliRunner
 import aecodec
 from aecodec.cli.main import main
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def runner():

@@ -14,6 +14,8 @@ from aecodec.eval.metrics import psnr
 
 from tests.conftest import KODAK, noise_image
 
+pytestmark = pytest.mark.slow
+
 CODECS = [c.name for c in aecodec.list_codecs("image") if c.weights]  # imported ones: test_codecs_imported.py
 
 

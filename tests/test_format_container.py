@@ -49,10 +49,15 @@ def test_size_bounds():
 
 
 def test_unknown_flags_are_refused():
+    from aecodec.format.container import EXACT, SEAMLESS
+
     c = unpack(make())
-    c.flags = 2
-    with pytest.raises(FormatError, match="flags"):
-        unpack(pack(c))
+    for flags in (4, 0x80, SEAMLESS | EXACT):  # unknown bits, and the two known ones together
+        c.flags = flags
+        with pytest.raises(FormatError, match="flags"):
+            unpack(pack(c))
+    c.flags = EXACT
+    assert unpack(pack(c)).flags == EXACT
 
 
 def test_a_file_without_flags_stays_version_1_and_seamless_tiles_make_version_2():

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import KODAK
 
+pytestmark = pytest.mark.slow
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"<!-- test: (\w+) -->\n```(\w+)\n(.*?)```", re.S)
 

@@ -1,11 +1,14 @@
 """A tiny run of the real training loop: it learns, checkpoints, and resumes exactly."""
 import csv
 
+import pytest
 import torch
 
 from aecodec.training.flags import from_flags
 from aecodec.training.loop import lr_at, train
 from aecodec.training.options import TrainOptions
+
+pytestmark = pytest.mark.slow
 
 
 def opts(tmp_path, data, steps, name="run", **kw):

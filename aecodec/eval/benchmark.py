@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .baselines import BASELINES
 from ..errors import UnknownCodecError
 from .metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
-from ..registry import get_codec, list_codecs
+from ..registry import SINGLE_RATE, get_codec, list_codecs
 from ..variants import resolve
 from ..workers import init_worker
 
@@ -74,7 +74,7 @@ def cache_key(spec: str) -> str:
 
 def _settings(codec: str) -> tuple[float, ...]:
     name, _, _ = parse_spec(codec)
-    return BASELINES[name].settings if name in BASELINES else get_codec(name).qualities
+    return BASELINES[name].settings if name in BASELINES else get_codec(name).qualities or (SINGLE_RATE,)
 
 
 _WARM: set[str] = set()  # codecs this worker has run once
@@ -205,8 +205,10 @@ def style_of(codec: str) -> tuple[str, str]:
     return _OTHERS[i % len(_OTHERS)], _OTHER_MARKERS[i % len(_OTHER_MARKERS)]
 
 
-def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int) -> None:
-    """rd_psnr.png and rd_ms_ssim.png; on Kodak with the published curves of ../shared/anchors beside ours."""
+def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int, stem: str = "rd",
+         published_only: list[str] | None = None) -> None:
+    """STEM_psnr.png and STEM_ms_ssim.png; on Kodak with the published curves of ../shared/anchors beside ours
+    (those named in ``published_only``, the part of a name before " (", when it is given)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,7 +229,8 @@ def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int) 
         # MS-SSIM in dB, as the field plots it: on a linear scale every curve bunches near 1
         y = _ms_ssim_db if metric == "ms_ssim" else (lambda v: v)
         fig, ax = plt.subplots(figsize=(10, 6))
-        shown = [(n, c) for n, c in published.items() if key in c and "MS-SSIM" not in n]
+        shown = [(n, c) for n, c in published.items() if key in c and "MS-SSIM" not in n
+                 and (published_only is None or n.split(" (")[0] in published_only)]
         for i, (name, c) in enumerate(shown):
             ax.plot(c["bpp"], [y(v) for v in c[key]], "--", lw=1.2, color=_MUTED[i % len(_MUTED)],
                     label=f"{name} (published)")
@@ -242,7 +245,7 @@ def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int) 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         fig.tight_layout()
-        fig.savefig(out / f"rd_{metric}.png", dpi=110)
+        fig.savefig(out / f"{stem}_{metric}.png", dpi=110)
         plt.close(fig)
 
 

@@ -13,8 +13,10 @@ from pytorch_msssim import ms_ssim, ssim
 
 
 def _tensor(a: np.ndarray) -> torch.Tensor:
-    """HxWx3 uint8 -> [1, 3, H, W] float in [0, 255]."""
-    return torch.tensor(a, dtype=torch.float64).permute(2, 0, 1)[None]
+    """HxWx3 uint8 -> [1, 3, H, W] float32 in [0, 255]. float32, not float64: the Gaussian windows then run as
+    mkldnn convolutions, 7-10x faster on a 768x512 photo, and (MS-)SSIM moves by about 3e-7 (1e-4 dB of
+    MS-SSIM at 0.99), far below any difference the benchmark reports."""
+    return torch.from_numpy(np.ascontiguousarray(a, np.float32)).permute(2, 0, 1)[None]
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:

@@ -15,8 +15,9 @@ from tqdm import tqdm
 from ..api import decode, encode
 from ..errors import AecError, AecWarning
 from ..image import open_image
-from .metrics import psnr as psnr_db
+from ..registry import quality_range
 from ..variants import resolve
+from .metrics import psnr as psnr_db
 
 
 def _bisect(lo: int, hi: int, ok) -> int | None:
@@ -44,7 +45,7 @@ def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = Non
         raise AecError("give exactly one of bpp, max_bytes, psnr")
     info = resolve(codec, weights)
     im = open_image(image)
-    lo, hi = 16 * min(info.qualities), 16 * max(info.qualities)
+    lo, hi = (16 * q for q in quality_range(info))
     cache: dict[int, bytes] = {}
     # a bisection over 1/16 quality steps: at most log2 of their count, plus the ends
     with tqdm(total=math.ceil(math.log2(hi - lo + 1)) + 2, desc="rate control", unit="trial", leave=False,

@@ -14,6 +14,7 @@ from ..errors import FormatError
 MAGIC = b"\x89AEC"
 VERSION = 2  # the newest version written; a file without flags is written as version 1 (any reader takes it)
 SEAMLESS = 0x01  # flag (version 2): tiles were analysed with their neighbours' pixels in view: decode them jointly
+EXACT = 0x02  # flag (version 2): each tile's one stream holds its exact pixels, losslessly (no model decodes it)
 MODES = ("RGB", "L", "RGBA", "LA", "F")  # index = mode byte; "F": a float array (array codecs)
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 1 << 28
@@ -66,7 +67,7 @@ def unpack(data: bytes) -> Container:
         raise FormatError(f"invalid image size {w}x{h}")
     if mode >= len(MODES):
         raise FormatError(f"invalid colour mode byte {mode}")
-    if flags & ~(SEAMLESS if version == 2 else 0):
+    if flags & ~(SEAMLESS | EXACT if version == 2 else 0) or flags == SEAMLESS | EXACT:
         raise FormatError(f"unsupported feature flags {flags:#04x} in a version {version} file (written by a newer "
                           "aecodec?)")
     if tile % 64 or n > MAX_STREAMS:
