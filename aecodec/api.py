@@ -144,8 +144,8 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
 
         data = sealed(streams, digests, seamless)
         # The exact pixels when they make a file no larger: a flat patch, an icon or a single pixel, where a
-        # learned codec spends its bytes on its borders. Each stream costs 8 bytes of length and digest.
-        exact = _exact_streams(p, sum(map(len, streams)) + 8 * (len(streams) - len(tiles(w, h, p.tile))))
+        # learned codec spends its bytes on its borders.
+        exact = _exact_streams(p, len(data))
         if exact is not None and len(lossless := sealed(exact, [zlib.crc32(s) for s in exact],
                                                         container.EXACT)) <= len(data):
             data = lossless
@@ -154,8 +154,8 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
 
 
 def _exact_streams(p: _Prepared, budget: int) -> list[bytes] | None:
-    """Each tile's exact pixels (a lossless WebP), unless together they pass ``budget`` bytes: then they cannot
-    make the smaller file, and they stop there, so a photo pays for about one tile's WebP."""
+    """Each tile's exact pixels (a lossless WebP), unless together they pass ``budget`` bytes (the codec's whole
+    file): then they cannot make a file no larger, and they stop there, so a photo pays for about one tile's WebP."""
     h, w = p.x.shape[-2:]
     if max(h, w) > EXACT_MAX_SIDE:
         return None
