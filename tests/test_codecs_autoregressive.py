@@ -64,7 +64,7 @@ def test_the_wavefront_pass_computes_what_a_raster_order_loop_computes(imported)
             cols = torch.stack([decoded[:, i + di, j + dj] for di, dj in model.taps], 1).reshape(-1, 1)
             acc = model.hyper_part(side.params[0][:, i, j, None])
             for context, out in ((cols, ref_means), (torch.zeros_like(cols), no_context)):
-                scale, mean = model(context.to(torch.float64), acc).chunk(2)
+                scale, mean = model(context, acc).chunk(2)
                 out[0, :, i, j] = hyper.gained(torch.cat([mean, scale])[None], 16)[1][0, :, 0]
             s = symbols_of(y_g[0, :, i, j, None], ref_means[0, :, i, j, None])
             ref_symbols[0, :, i, j] = s[:, 0]
@@ -96,7 +96,7 @@ def test_integer_context_model_matches_compressai_float_entropy_parameters(impor
         ref = net.entropy_parameters(torch.cat([params, ctx], 1))[0].reshape(24, -1)
     fixed = F.pad(to_fixed(y_hat, FRAC_A)[0], (2, 2, 2, 2))
     cols = torch.stack([fixed[:, di:di + 6, dj:dj + 9].reshape(12, -1) for di, dj in model.taps], 1)
-    mine = model(cols.reshape(-1, 54).to(torch.float64), model.hyper_part(to_fixed(params, FRAC_A)[0].reshape(24, -1)))
+    mine = model(cols.reshape(-1, 54), model.hyper_part(to_fixed(params, FRAC_A)[0].reshape(24, -1)))
     err = (mine.double() / (1 << FRAC_A) - ref.double()).abs()
     assert err.max() < 2e-3 * (1 + ref.abs().max())
 

@@ -49,7 +49,7 @@ class WavefrontPass:
         r = self.model.kernel // 2
         wp = w + 2 * r
         channels = self.model.context.weight.shape[1]
-        decoded = torch.zeros(channels, (h + 2 * r) * wp, dtype=torch.float64)  # FRAC_A, zero-padded by r
+        decoded = torch.zeros(channels, (h + 2 * r) * wp, dtype=torch.int64)  # FRAC_A, zero-padded by r
         offsets = torch.tensor([(di - r) * wp + (dj - r) for di, dj in self.model.taps])
         hyper_acc = self.model.hyper_part(params.reshape(params.shape[0], -1))
         symbols = torch.zeros(channels, h * w, dtype=torch.int64)
@@ -62,7 +62,7 @@ class WavefrontPass:
             idx, mean = self.hyper.gained(torch.cat([mean, scale])[None], quality16)
             s = symbols_at(pos, idx[0], mean[0])
             symbols[:, pos], means[:, pos] = s, mean[0]
-            decoded[:, centre] = (s * (1 << FRAC_A) + mean[0]).clamp(-ACT_LIMIT, ACT_LIMIT).to(torch.float64)
+            decoded[:, centre] = (s * (1 << FRAC_A) + mean[0]).clamp(-ACT_LIMIT, ACT_LIMIT)
             steps.append(idx[0])
         return symbols.view(1, channels, h, w), means.view(1, channels, h, w), steps
 

@@ -33,6 +33,60 @@ def shift_round(x: Tensor, bits: int) -> Tensor:
     return (x + (1 << (bits - 1))) >> bits
 
 
+LIMB_BITS = 7  # ``ExactMatmul``'s digits: balanced base 128, each in [-64, 63]
+
+
+def limbs(x: Tensor) -> Tensor:
+    """int64 ``x`` -> its balanced base-128 digits, int8 [L, *x.shape], least significant first: ``x = sum_i
+    d_i 128^i`` with every ``d_i`` in [-64, 63], as many as the largest ``|x|`` needs (at least one)."""
+    half, mask = 1 << (LIMB_BITS - 1), (1 << LIMB_BITS) - 1
+    digits = []
+    while True:
+        d = ((x + half) & mask) - half
+        digits.append(d.to(torch.int8))
+        x = (x - d) >> LIMB_BITS
+        if not x.any():
+            return torch.stack(digits)
+
+
+class ExactMatmul:
+    """``weight @ x`` for an int64 matrix and int64 columns, exact, on int8 products with int32 sums.
+
+    Why: the context models multiply megabytes of weights by a dozen columns per wavefront step, so a step
+    costs the time to stream its weights. As float64 (exact below 2^53) that is 8 bytes a weight; here each
+    operand is split into balanced base-128 digits (``limbs``), the digit matrices are multiplied by one int8
+    GEMM with int32 sums, and the partial products are shifted together in int64: 1-3 bytes a weight, the
+    same integers. Digits within [-64, 63] keep every product and every pair of products inside int16 (the
+    AVX2 int8 kernels' intermediate), and sums of up to 2^19 such products inside int32, so no kernel on any
+    machine can saturate or round: the result is the exact integer product, whatever the thread count."""
+
+    MAX_INNER = 1 << 19  # products of two digits per sum: 2^19 * 2^12 stays below 2^31
+
+    def __init__(self, weight: Tensor):
+        self.out_features, self.in_features = weight.shape
+        w = limbs(weight)
+        self.digits = w.shape[0]
+        self.stacked = w.reshape(-1, self.in_features).contiguous()  # [digits * O, K], laid out once
+        self.fallback = weight.to(torch.float64) if not self._int8() else None
+
+    def _int8(self) -> bool:
+        return hasattr(torch, "_int_mm") and self.in_features <= self.MAX_INNER
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """x: int64 [K, n] (every partial sum of ``weight @ x`` below 2^63) -> int64 [O, n]."""
+        if self.fallback is not None:
+            return (self.fallback @ x.to(torch.float64)).to(torch.int64)
+        a = limbs(x)  # [La, K, n]
+        la, n = a.shape[0], x.shape[1]
+        cols = a.permute(1, 0, 2).reshape(self.in_features, la * n)
+        r = torch._int_mm(self.stacked, cols).view(self.digits, self.out_features, la, n)
+        out = torch.zeros(self.out_features, n, dtype=torch.int64)
+        for i in range(self.digits):
+            for j in range(la):
+                out += r[i, :, j].to(torch.int64) << (LIMB_BITS * (i + j))
+        return out
+
+
 def int_conv2d(x: Tensor, w: Tensor, stride: int, pad: tuple[int, int, int, int]) -> Tensor:
     """Integer 2-D convolution (cross-correlation) of int64 x [1, C, H, W] with int64 w [O, C, k, k].
 
@@ -249,11 +303,16 @@ class IntContextModel:
         outside[:, :, list(rows), list(cols)] = 0
         if outside.any():
             raise ValueError("the context convolution has weights outside its causal mask")
-        self.tap_weight = w[:, :, list(rows), list(cols)].reshape(w.shape[0], -1).to(torch.float64)
-        self.matrices = [layer.weight[:, :, 0, 0].to(torch.float64) for layer in self.ep]
-        self.hyper_channels = self.matrices[0].shape[1] - w.shape[0]
+        self.hyper_channels = self.ep[0].weight.shape[1] - w.shape[0]
         if self.hyper_channels <= 0:
             raise ValueError("the entropy-parameter network's input is narrower than the context's output")
+        # the step's products, laid out once: the context over its taps (channel-major), the first layer's
+        # share of the context features (the hyperprior's is computed for all positions at once), the rest
+        self.tap_product = ExactMatmul(w[:, :, list(rows), list(cols)].reshape(w.shape[0], -1))
+        first = self.ep[0].weight[:, :, 0, 0]
+        self.hyper_matrix = first[:, :self.hyper_channels].to(torch.float64)
+        self.products = [ExactMatmul(first[:, self.hyper_channels:])] + [
+            ExactMatmul(layer.weight[:, :, 0, 0]) for layer in self.ep[1:]]
 
     @classmethod
     def from_modules(cls, context: nn.Conv2d, mask: Tensor, ep: nn.Sequential) -> "IntContextModel":
@@ -267,18 +326,16 @@ class IntContextModel:
         """Hyperprior features int64 [C, L] -> their share of the first layer's sums [C1, L]: computed for every
         position at once, as the context's share is computed step by step."""
         x = params.clamp(-ACT_LIMIT, ACT_LIMIT).to(torch.float64)
-        return (self.matrices[0][:, :self.hyper_channels] @ x).to(torch.int64)
+        return (self.hyper_matrix @ x).to(torch.int64)
 
     def __call__(self, cols: Tensor, hyper_acc: Tensor) -> Tensor:
-        """cols: float64 [C * taps, n], the decoded latents (FRAC_A, within +-ACT_LIMIT) at each position's
+        """cols: int64 [C * taps, n], the decoded latents (FRAC_A, within +-ACT_LIMIT) at each position's
         causal taps, channel-major; hyper_acc: ``hyper_part`` at those positions -> the network's output
         int64 [C_out, n] (CompressAI's layout: scales, then means), FRAC_A fixed point."""
-        ctx = self.context.finish((self.tap_weight @ cols).to(torch.int64)[None], self.context.bias)[0]
-        first = self.ep[0]
-        acc = hyper_acc + (self.matrices[0][:, self.hyper_channels:] @ ctx.to(torch.float64)).to(torch.int64)
-        x = first.finish(acc[None], first.bias)[0]
-        for layer, m in zip(self.ep[1:], self.matrices[1:]):
-            x = layer.finish((m @ x.to(torch.float64)).to(torch.int64)[None], layer.bias)[0]
+        x = self.context.finish(self.tap_product(cols)[None], self.context.bias)[0]
+        for i, (layer, product) in enumerate(zip(self.ep, self.products)):
+            acc = product(x)
+            x = layer.finish((acc + hyper_acc if i == 0 else acc)[None], layer.bias)[0]
         return x
 
     def tensors(self, prefix: str) -> tuple[dict[str, Tensor], dict]:
