@@ -55,6 +55,7 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
                  fractional=False, effort=False),
     Architecture("compressai-factorized", 8, "compressai", "aecodec.codecs.imported:load", (), None,
                  fractional=False, effort=False, streams=1),
+    Architecture("avif-pf", 12, "avif-pf", "aecodec.codecs.avif:load", effort=False, streams=1),
     Architecture("signal", 2, "signal", "aecodec.codecs.signal:load", (), None, kind="array", fractional=False,
                  effort=False),
 )}
@@ -116,6 +117,8 @@ CODECS: list[CodecInfo] = [
     CodecInfo("vqvae", "vqvae", "vqvae.safetensors", base="hyperprior",
               description="VQ-VAE: hyperprior transforms, entropy-constrained vector quantization of latent pairs, "
                           "constriction-coded indices under hyper-latent-conditioned priors"),
+    CodecInfo("avif-pf", "avif-pf", "avif_pf.safetensors",
+              description="AV1 intra (an AVIF bitstream, 4:4:4) decoded, then a learned restoration filter"),
     CodecInfo("compressai-hyperprior", "compressai-hyperprior", "",
               description="a CompressAI bmshj2018-hyperprior or mbt2018-mean model you imported (aecodec import "
                           "compressai): its transforms, exact integer entropy parameters"),

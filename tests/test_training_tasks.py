@@ -29,6 +29,7 @@ CASES = {  # tiny where the codec allows: fresh small transforms; warm starts fr
                                patch=32),  # grows the shipped filter by a block
     "hyperprior-ctx-pf3": dict(init=str(aecodec.get_codec("hyperprior-ctx-pf2").weights_path), filter_blocks=4,
                                patch=32),
+    "avif-pf": dict(fresh=True, filter_channels=8, filter_layers=3, patch=32),
     "vqvae": dict(fresh=True),  # entropy-constrained k-means of the latents of one 64px crop
     "signal": dict(batch=64),
 }
@@ -89,6 +90,16 @@ def test_every_codec_trains_and_exports_weights_that_code(tmp_path, images, samp
     assert aecodec.decode(data, weights=weights).size == image.size
     with pytest.raises(aecodec.ModelMismatchError):  # the file names its weights: the shipped ones do not fit
         aecodec.decode(data)
+
+
+def test_the_avif_filter_warm_starts_from_a_postfilter_file(tmp_path, images):
+    """The pf filters' design and features: a post-filter weights file is a valid start for avif-pf's filter."""
+    pf = aecodec.get_codec("hyperprior-ctx-pf").weights_path
+    weights = train(*run_options(tmp_path, images, "avif-pf", init=str(pf), patch=32))
+    prov = json.loads(weights.with_suffix(".json").read_text())
+    start = json.loads(pf.with_suffix(".json").read_text())["training"]["config"]
+    assert prov["config"] == {"blocks": 0, **start}  # files before residual blocks existed have none
+    assert str(pf) in prov["init"]
 
 
 def test_the_registry_family_selects_the_task(monkeypatch):

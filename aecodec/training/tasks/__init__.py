@@ -6,6 +6,7 @@ belong to the loop (``aecodec.training.loop``). The registry's ``family`` of a c
     hyperprior   transforms and entropy models: RD loss (MSE or MS-SSIM) on image crops
     context      the checkerboard context model on frozen latents of the shipped hyperprior
     postfilter   the decoder's enhancement filter on frozen decoded crops of its base codec
+    avif-pf      the restoration filter after AV1 intra, on crops AVIF-coded once
     vqvae        codebooks and index priors on the frozen shipped hyperprior
     signal       the array codec's dense autoencoder on synthetic signals
 
@@ -19,6 +20,7 @@ import torch
 
 from ...errors import AecError, UnknownCodecError
 from ..options import TaskOptions, TrainOptions
+from .avif import AvifFilterTask
 from .base import Task
 from .codec_layer import codec_info
 from .context import ContextTask
@@ -29,8 +31,8 @@ from .vqvae import VQTask
 
 __all__ = ["TASKS", "Task", "make_task", "task_class"]
 
-TASKS: dict[str, type[Task]] = {t.family: t for t in (HyperpriorTask, ContextTask, PostFilterTask, VQTask,
-                                                       SignalTask)}
+TASKS: dict[str, type[Task]] = {t.family: t for t in (HyperpriorTask, ContextTask, PostFilterTask, AvifFilterTask,
+                                                       VQTask, SignalTask)}
 
 
 def task_class(codec: str) -> type[Task]:

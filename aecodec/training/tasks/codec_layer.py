@@ -8,10 +8,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from ...codecs.avif import LEVELS as AVIF_LEVELS
+from ...codecs.avif import SPEED as AVIF_SPEED
+from ...codecs.avif import avif_bytes, avif_pixels, avif_quality
+from ...codecs.avif import export as export_avif_filter
 from ...codecs.checkerboard import export as export_context
+from ...codecs.gains import STEPS
 from ...codecs.hyperprior import export as export_hyperprior
 from ...codecs.hyperprior import read_model
 from ...codecs.postfilter import export as export_postfilter
@@ -23,7 +29,7 @@ from ...models.hyperprior import Hyperprior
 from ...registry import get_codec
 from ...variants import load as load_variant
 
-__all__ = ["codec_info", "decoded", "export_context", "export_hyperprior", "export_postfilter", "export_signal",
+__all__ = ["AVIF_LEVELS", "AVIF_SPEED", "STEPS", "avif_round_trip", "export_avif_filter", "weights_family", "codec_info", "decoded", "export_context", "export_hyperprior", "export_postfilter", "export_signal",
            "export_vqvae", "hyperprior_of", "level_count", "load_base_model", "load_codec", "read_weights",
            "shipped_sha256", "weights_sha256"]
 
@@ -59,6 +65,16 @@ def weights_sha256(path: Path) -> str:
 def shipped_sha256(name: str) -> str:
     """The SHA-256 (hex) of the codec ``name``'s shipped weights file."""
     return weights_sha256(get_codec(name).weights_path)
+
+
+def weights_family(path: Path) -> str:
+    """The family a weights file's metadata names."""
+    return weights_metadata(path)["family"]
+
+
+def avif_round_trip(pixels: np.ndarray, quality16: int) -> np.ndarray:
+    """HxWx3 uint8 pixels -> the pixels ``avif-pf``'s AVIF stage decodes them to at ``quality16``."""
+    return avif_pixels(avif_bytes(np.ascontiguousarray(pixels), avif_quality(quality16)))
 
 
 def read_weights(path: Path, family: str) -> tuple[dict, dict[str, Tensor]]:

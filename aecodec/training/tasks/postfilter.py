@@ -31,6 +31,11 @@ def psnr(x_hat: Tensor, x: Tensor) -> Tensor:
     return -10 * torch.log10((x_hat - x).pow(2).flatten(1).mean(1).clamp(min=1e-10))
 
 
+def unit(coded: Tensor) -> Tensor:
+    """Stored decoded crops (fp16 synthesis outputs, or uint8 pixels) as float images in [0, 1]-ish."""
+    return coded.float() if coded.is_floating_point() else coded.float().div_(255.0)
+
+
 def pixels(x: Tensor) -> Tensor:
     """The 8-bit pixels the decoder writes for ``x``, back in [0, 1]."""
     return x.clamp(0, 1).mul(255).round().div(255)
@@ -90,7 +95,7 @@ class PostFilterTask(Task):
         t = self.options
         if self.o.fresh:
             return PostFilter(PostFilterConfig(self.levels, t.filter_channels, t.filter_layers, t.filter_blocks))
-        d, state = read_state(self.init_path, self.family)
+        d, state = self.warm_state()
         model = PostFilter(PostFilterConfig.from_dict(d))
         model.load_state_dict(state)
         if t.filter_blocks and t.filter_blocks != model.config.blocks:
@@ -100,12 +105,16 @@ class PostFilterTask(Task):
                 raise AecError(f"--filter-blocks {t.filter_blocks}: {e}") from e
         return model
 
+    def warm_state(self) -> tuple[dict, dict[str, Tensor]]:
+        """A warm start's (config, parameters)."""
+        return read_state(self.init_path, self.family)
+
     def batch(self, model: nn.Module, gen: torch.Generator) -> tuple[Tensor, ...]:
         """The same random windows of decoded crops and originals, on the 2x2 grid the filter folds pixels by."""
         windows = self.sampler.draw(self.o.batch, gen)
         x = as_float(windows.cut(self.train_x, channels_last=True))
         level = self.train_levels[windows.index].float()
-        return windows.cut(self.train).float().to(self.device), x.to(self.device), level.to(self.device)
+        return unit(windows.cut(self.train)).to(self.device), x.to(self.device), level.to(self.device)
 
     def loss(self, net: nn.Module, model: nn.Module, batch: tuple[Tensor, ...],
              amp: AbstractContextManager) -> tuple[Tensor, dict[str, Tensor]]:
@@ -122,7 +131,7 @@ class PostFilterTask(Task):
         filtered = base = 0.0
         for lv, coded in enumerate(self.val):
             for i in range(0, len(x), 16):
-                d = coded[i:i + 16].float().to(self.device)
+                d = unit(coded[i:i + 16]).to(self.device)
                 level = torch.full((len(d),), float(lv), device=self.device)
                 filtered += psnr(pixels(model(d, level)), x[i:i + 16]).sum().item()
                 base += psnr(pixels(d), x[i:i + 16]).sum().item()
