@@ -61,7 +61,7 @@ def test_the_wavefront_pass_computes_what_a_raster_order_loop_computes(imported)
     no_context = torch.zeros_like(means)
     for i in range(h):
         for j in range(w):
-            cols = torch.stack([decoded[:, i + di, j + dj] for di, dj in model.taps], 1).reshape(-1, 1)
+            cols = torch.stack([decoded[:, i + di, j + dj] for di, dj in model.taps]).reshape(-1, 1)
             acc = model.hyper_part(side.params[0][:, i, j, None])
             for context, out in ((cols, ref_means), (torch.zeros_like(cols), no_context)):
                 scale, mean = model(context, acc).chunk(2)
@@ -95,7 +95,7 @@ def test_integer_context_model_matches_compressai_float_entropy_parameters(impor
                        net.context_prediction.bias, padding=2)
         ref = net.entropy_parameters(torch.cat([params, ctx], 1))[0].reshape(24, -1)
     fixed = F.pad(to_fixed(y_hat, FRAC_A)[0], (2, 2, 2, 2))
-    cols = torch.stack([fixed[:, di:di + 6, dj:dj + 9].reshape(12, -1) for di, dj in model.taps], 1)
+    cols = torch.stack([fixed[:, di:di + 6, dj:dj + 9].reshape(12, -1) for di, dj in model.taps])
     mine = model(cols.reshape(-1, 54), model.hyper_part(to_fixed(params, FRAC_A)[0].reshape(24, -1)))
     err = (mine.double() / (1 << FRAC_A) - ref.double()).abs()
     assert err.max() < 2e-3 * (1 + ref.abs().max())
@@ -108,3 +108,41 @@ def test_a_context_model_with_weights_outside_its_mask_is_refused(imported):
     tensors["c.context.0.weight"][0, 0, 2, 2] = 1  # the position being decoded
     with pytest.raises(ValueError, match="outside its causal mask"):
         IntContextModel.from_tensors("c", tensors, specs)
+
+
+def _reference_entropy_parameters(model, cols: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    """The integer context model by plain int64 products, one position: cols [taps, C], params [2M]."""
+    acc = sum(model.context.weight[:, :, di, dj] @ cols[t] for t, (di, dj) in enumerate(model.taps))
+    x = model.context.finish(acc[None, :, None], model.context.bias)[0]
+    x = torch.cat([params.clamp(-ACT_LIMIT, ACT_LIMIT)[:, None], x])
+    for layer in model.ep:
+        x = layer.finish((layer.weight[:, :, 0, 0] @ x)[None], layer.bias)[0]
+    return x[:, 0]
+
+
+def test_a_published_width_context_model_gives_the_symbols_of_plain_integer_products(tmp_path):
+    """M=320 and 12 taps, as CompressAI publishes mbt2018: the wavefront pass's digit products give the same
+    symbols and means as int64 products visited in raster order."""
+    torch.manual_seed(5)
+    net = JointAutoregressiveHierarchicalPriors(16, 320).eval()
+    torch.save(net.state_dict(), tmp_path / "mbt.pth")
+    codec = load(import_compressai(tmp_path / "mbt.pth", "mbt2018", tmp_path / "mbt.safetensors",
+                                   "compressai-autoregressive"))
+    latent_pass, hyper = codec.latents.latent_pass, codec.latents.hyper
+    model = latent_pass.model
+    assert model.tap_product.in_features == 320 * 12
+    h, w = 4, 8
+    z = torch.randint(-20, 21, (1, 16, 1, 2), generator=torch.Generator().manual_seed(1))
+    side = hyper.side(z, 16)
+    y_g = 40 * torch.randn(1, 320, h, w, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    symbols, means = latent_pass.quantize(y_g, side, 16)
+    decoded = torch.zeros(320, h + 4, w + 4, dtype=torch.int64)
+    for i in range(h):
+        for j in range(w):
+            cols = torch.stack([decoded[:, i + di, j + dj] for di, dj in model.taps])
+            scale, mean = _reference_entropy_parameters(model, cols, side.params[0][:, i, j]).chunk(2)
+            mean = hyper.gained(torch.cat([mean, scale])[None, :, None], 16)[1][0, :, 0]
+            s = symbols_of(y_g[0, :, i, j], mean)
+            assert torch.equal(symbols[0, :, i, j], s) and torch.equal(means[0, :, i, j], mean), (i, j)
+            decoded[:, i + 2, j + 2] = (s * (1 << FRAC_A) + mean).clamp(-ACT_LIMIT, ACT_LIMIT)
+    assert decoded.abs().max() >= 1 << 14  # three digits and more: every digit product is exercised

@@ -30,7 +30,7 @@ def test_container_decode_equals_in_memory_decode(name, sample_path):
     direct = codec.decompress_batch([coded], *pad_to(x, codec.stride).shape[-2:], q16)
     direct = to_uint8(direct[:, :, : x.shape[2], : x.shape[3]])
     data = aecodec.encode(sample_path, codec=name)
-    assert bitstream.unpack(data).streams[:2] == streams
+    assert bitstream.unpack(data).streams[:len(streams)] == streams
     assert np.array_equal(np.asarray(aecodec.decode(data)), direct)
 
 

@@ -1,9 +1,44 @@
 import torch
 import torch.nn.functional as F
 
-from aecodec.coding.fixedpoint import FRAC_A, IntCheckerboard, IntHyperSynthesis, int_conv2d, int_conv_transpose2d
+import pytest
+
+from aecodec.coding.fixedpoint import (
+    ACT_LIMBS,
+    ACT_LIMIT,
+    FRAC_A,
+    ExactMatmul,
+    IntCheckerboard,
+    IntHyperSynthesis,
+    combine,
+    int_conv2d,
+    int_conv_transpose2d,
+    limbs,
+)
 from aecodec.models.context import CheckerboardContext, ContextConfig, anchor_mask
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+
+
+def test_limbs_are_balanced_digits_that_add_up_to_the_number():
+    x = torch.tensor([0, 1, -1, 63, 64, -64, -65, 8191, -8192, ACT_LIMIT, -ACT_LIMIT, 123456789, -987654])
+    d = limbs(x)
+    assert d.dtype == torch.int8 and d.min() >= -64 and d.max() <= 63
+    assert torch.equal(combine(d), x)
+    assert limbs(torch.tensor([5, -3])).shape[0] == 1
+    assert torch.equal(combine(limbs(x.clamp(-ACT_LIMIT, ACT_LIMIT), ACT_LIMBS)), x.clamp(-ACT_LIMIT, ACT_LIMIT))
+
+
+@pytest.mark.parametrize("n", [1, 2, 13])
+def test_the_exact_matmul_is_the_integer_product(n):
+    """Digit products with int32 sums, recombined: the int64 product, also for digits handed over as a view
+    (a one-column view may carry any stride)."""
+    g = torch.Generator().manual_seed(n)
+    w = torch.randint(-9000, 9000, (37, 640), generator=g)
+    x = torch.randint(-ACT_LIMIT, ACT_LIMIT + 1, (640, n), generator=g)
+    product = ExactMatmul(w)
+    assert torch.equal(product(x), w @ x)
+    digits = limbs(x, ACT_LIMBS).permute(1, 0, 2)  # [K, L, n], not contiguous
+    assert torch.equal(product.of_digits(digits), w @ x)
 
 
 def test_int_conv_matches_exact_float64():

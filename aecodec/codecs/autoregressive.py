@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..coding.fixedpoint import ACT_LIMIT, FRAC_A, IntContextModel
+from ..coding.fixedpoint import ACT_LIMBS, ACT_LIMIT, FRAC_A, IntContextModel, limbs
 from ..coding.rans import RansCoder
 from .latents import HyperPath, Side, symbols_of
 
@@ -32,6 +32,21 @@ def wavefronts(h: int, w: int, slope: int) -> tuple[Tensor, ...]:
     return tuple(p for p in order.split(counts) if p.numel())
 
 
+@lru_cache(maxsize=16)
+def steps_of(h: int, w: int, r: int, taps: tuple[tuple[int, int], ...]) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
+    """The wavefronts of an h x w grid, computed once per grid: (all positions in wavefront order, and per
+    wavefront: its positions' flat indexes in the grid zero-padded by r, and those of their causal taps,
+    tap-major [taps * n])."""
+    wp = w + 2 * r
+    offsets = torch.tensor([(di - r) * wp + (dj - r) for di, dj in taps])
+    fronts = wavefronts(h, w, r + 1)
+    out = []
+    for pos in fronts:
+        centre = (pos // w + r) * wp + pos % w + r
+        out.append((centre, (centre[None, :] + offsets[:, None]).reshape(-1)))
+    return torch.cat(fronts), out
+
+
 class WavefrontPass:
     """``aecodec.codecs.latents.LatentPass`` of an autoregressive context model. The side information's
     ``params`` are the hyper-synthesis' features (not yet a mean and a scale)."""
@@ -43,28 +58,37 @@ class WavefrontPass:
              ) -> tuple[Tensor, Tensor, list[Tensor]]:
         """Visit the wavefronts in order. ``symbols_at(positions, scale indexes [C, n], gained means [C, n])``
         gives the symbols there (quantized by the encoder, read by the decoder) -> (symbols, gained means,
-        both [1, C, h, w], and the scale indexes of each step)."""
+        both [1, C, h, w], and the scale indexes of each step).
+
+        The decoded latents are kept position-major as the digits the context's integer products take
+        (``limbs``): each is split once, when it is decoded, and a step gathers whole rows."""
         params = side.params[0]
         h, w = params.shape[-2:]
         r = self.model.kernel // 2
-        wp = w + 2 * r
         channels = self.model.context.weight.shape[1]
-        decoded = torch.zeros(channels, (h + 2 * r) * wp, dtype=torch.int64)  # FRAC_A, zero-padded by r
-        offsets = torch.tensor([(di - r) * wp + (dj - r) for di, dj in self.model.taps])
-        hyper_acc = self.model.hyper_part(params.reshape(params.shape[0], -1))
-        symbols = torch.zeros(channels, h * w, dtype=torch.int64)
-        means = torch.zeros_like(symbols)
-        steps = []
-        for pos in wavefronts(h, w, r + 1):
-            centre = (pos // w + r) * wp + pos % w + r
-            cols = decoded[:, centre[None, :] + offsets[:, None]].reshape(-1, pos.numel())
-            scale, mean = self.model(cols, hyper_acc[:, pos]).chunk(2, 0)
+        order, fronts = steps_of(h, w, r, tuple(self.model.taps))
+        decoded = torch.zeros((h + 2 * r) * (w + 2 * r), ACT_LIMBS, channels, dtype=torch.int8)  # zero-padded
+        used = 1  # digits that are not all zero so far
+        hyper_acc = self.model.hyper_part(params.reshape(params.shape[0], -1)[:, order])
+        symbols, means, steps, start = [], [], [], 0
+        for centre, taps in fronts:
+            n = centre.numel()
+            pos = order[start:start + n]
+            cols = decoded[taps, :used].view(-1, n, used, channels).permute(0, 3, 2, 1).reshape(-1, used, n)
+            scale, mean = self.model(cols, hyper_acc[:, start:start + n]).chunk(2, 0)
             idx, mean = self.hyper.gained(torch.cat([mean, scale])[None], quality16)
             s = symbols_at(pos, idx[0], mean[0])
-            symbols[:, pos], means[:, pos] = s, mean[0]
-            decoded[:, centre] = (s * (1 << FRAC_A) + mean[0]).clamp(-ACT_LIMIT, ACT_LIMIT)
+            value = (s * (1 << FRAC_A) + mean[0]).clamp(-ACT_LIMIT, ACT_LIMIT)
+            decoded[centre] = digits = limbs(value, ACT_LIMBS).permute(2, 0, 1)
+            while used < ACT_LIMBS and digits[:, used:].any():
+                used += 1
+            symbols.append(s)
+            means.append(mean[0])
             steps.append(idx[0])
-        return symbols.view(1, channels, h, w), means.view(1, channels, h, w), steps
+            start += n
+        grid = torch.zeros(2, channels, h * w, dtype=torch.int64)
+        grid[:, :, order] = torch.stack([torch.cat(symbols, 1), torch.cat(means, 1)])
+        return grid[0].view(1, channels, h, w), grid[1].view(1, channels, h, w), steps
 
     def _quantize(self, y_g: Tensor, side: Side, quality16: int) -> tuple[Tensor, Tensor, list[Tensor]]:
         flat = y_g[0].reshape(y_g.shape[1], -1)

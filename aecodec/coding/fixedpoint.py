@@ -36,17 +36,21 @@ def shift_round(x: Tensor, bits: int) -> Tensor:
 LIMB_BITS = 7  # ``ExactMatmul``'s digits: balanced base 128, each in [-64, 63]
 
 
-def limbs(x: Tensor) -> Tensor:
+def limbs(x: Tensor, count: int = 0) -> Tensor:
     """int64 ``x`` -> its balanced base-128 digits, int8 [L, *x.shape], least significant first: ``x = sum_i
-    d_i 128^i`` with every ``d_i`` in [-64, 63], as many as the largest ``|x|`` needs (at least one)."""
+    d_i 128^i`` with every ``d_i`` in [-64, 63]; ``count`` of them (``x`` must fit), or as many as the largest
+    ``|x|`` needs (at least one)."""
     half, mask = 1 << (LIMB_BITS - 1), (1 << LIMB_BITS) - 1
     digits = []
     while True:
         d = ((x + half) & mask) - half
         digits.append(d.to(torch.int8))
         x = (x - d) >> LIMB_BITS
-        if not x.any():
+        if len(digits) == count or (not count and not x.any()):
             return torch.stack(digits)
+
+
+ACT_LIMBS = 4  # digits of any activation within +-ACT_LIMIT
 
 
 class ExactMatmul:
@@ -76,15 +80,26 @@ class ExactMatmul:
         """x: int64 [K, n] (every partial sum of ``weight @ x`` below 2^63) -> int64 [O, n]."""
         if self.fallback is not None:
             return (self.fallback @ x.to(torch.float64)).to(torch.int64)
-        a = limbs(x)  # [La, K, n]
-        la, n = a.shape[0], x.shape[1]
-        cols = a.permute(1, 0, 2).reshape(self.in_features, la * n)
+        return self.of_digits(limbs(x).permute(1, 0, 2))
+
+    def of_digits(self, a: Tensor) -> Tensor:
+        """``self(x)`` from the digits of ``x`` (``limbs`` along dim 1), int8 [K, La, n]: for callers that
+        keep their operands as digits."""
+        if self.fallback is not None:
+            return self(combine(a.transpose(0, 1)))
+        la, n = a.shape[1], a.shape[2]
+        cols = a.reshape(self.in_features, la * n)
+        if cols.stride() != (la * n, 1):  # a view with one column can carry any stride: _int_mm misreads it
+            cols = cols.clone(memory_format=torch.contiguous_format)
         r = torch._int_mm(self.stacked, cols).view(self.digits, self.out_features, la, n)
-        out = torch.zeros(self.out_features, n, dtype=torch.int64)
-        for i in range(self.digits):
-            for j in range(la):
-                out += r[i, :, j].to(torch.int64) << (LIMB_BITS * (i + j))
-        return out
+        shifts = torch.arange(self.digits).view(-1, 1, 1, 1) + torch.arange(la).view(1, 1, -1, 1)
+        return (r.to(torch.int64) << (LIMB_BITS * shifts)).sum((0, 2))
+
+
+def combine(digits: Tensor) -> Tensor:
+    """Inverse of ``limbs``: int8 digits [L, ...] -> int64 [...]."""
+    shifts = torch.arange(digits.shape[0]).view((-1,) + (1,) * (digits.dim() - 1))
+    return (digits.to(torch.int64) << (LIMB_BITS * shifts)).sum(0)
 
 
 def int_conv2d(x: Tensor, w: Tensor, stride: int, pad: tuple[int, int, int, int]) -> Tensor:
@@ -117,11 +132,16 @@ def subpixel_kernel(w: Tensor) -> Tensor:
     return out.reshape(4 * c_out, c_in, 3, 3)
 
 
+def is_subpixel(w: Tensor, stride: int, padding: int, output_padding: int) -> bool:
+    """Whether a transposed convolution has the form ``subpixel_kernel`` rewrites."""
+    return w.shape[-1] == 5 and (stride, padding, output_padding) == (2, 2, 1)
+
+
 def int_conv_transpose2d(x: Tensor, w: Tensor, stride: int, padding: int, output_padding: int) -> Tensor:
     """Integer transposed convolution. Kernel 5, stride 2 (every hyper-synthesis here): a sub-pixel
     convolution (``subpixel_kernel``); otherwise zero insertion followed by a convolution with the flipped kernel.
     Exact either way: the same integer products, summed exactly. ``w`` has the layout [C_in, C_out, k, k]."""
-    if w.shape[-1] == 5 and (stride, padding, output_padding) == (2, 2, 1):
+    if is_subpixel(w, stride, padding, output_padding):
         return F.pixel_shuffle(int_conv2d(x, subpixel_kernel(w), 1, (1, 1, 1, 1)), 2)
     k = w.shape[-1]
     _, c, h, wd = x.shape
@@ -145,6 +165,8 @@ class IntLayer:
     upscale: int = 1  # a pixel shuffle by this factor after the activation (sub-pixel convolutions)
 
     def __post_init__(self) -> None:
+        subpixel = self.transposed and is_subpixel(self.weight, self.stride, self.padding, self.output_padding)
+        self.subpixel = subpixel_kernel(self.weight) if subpixel else None  # laid out once
         fan = self.weight.abs().transpose(0, 1) if self.transposed else self.weight.abs()
         bound = fan.flatten(1).sum(1).max().item() * ACT_LIMIT + self.bias.abs().max().item()
         if bound >= EXACT:
@@ -155,6 +177,8 @@ class IntLayer:
 
     def accumulate(self, x: Tensor) -> Tensor:
         """The layer's sums before bias, rounding and activation (FRAC_A + FRAC_W fractional bits)."""
+        if self.transposed and self.subpixel is not None:
+            return F.pixel_shuffle(int_conv2d(x, self.subpixel, 1, (1, 1, 1, 1)), 2)
         if self.transposed:
             return int_conv_transpose2d(x, self.weight, self.stride, self.padding, self.output_padding)
         p = self.padding
@@ -306,9 +330,9 @@ class IntContextModel:
         self.hyper_channels = self.ep[0].weight.shape[1] - w.shape[0]
         if self.hyper_channels <= 0:
             raise ValueError("the entropy-parameter network's input is narrower than the context's output")
-        # the step's products, laid out once: the context over its taps (channel-major), the first layer's
-        # share of the context features (the hyperprior's is computed for all positions at once), the rest
-        self.tap_product = ExactMatmul(w[:, :, list(rows), list(cols)].reshape(w.shape[0], -1))
+        # the step's products, laid out once: the context over its taps (tap-major), the first layer's share
+        # of the context features (the hyperprior's is computed for all positions at once), the rest
+        self.tap_product = ExactMatmul(w[:, :, list(rows), list(cols)].permute(0, 2, 1).reshape(w.shape[0], -1))
         first = self.ep[0].weight[:, :, 0, 0]
         self.hyper_matrix = first[:, :self.hyper_channels].to(torch.float64)
         self.products = [ExactMatmul(first[:, self.hyper_channels:])] + [
@@ -329,10 +353,12 @@ class IntContextModel:
         return (self.hyper_matrix @ x).to(torch.int64)
 
     def __call__(self, cols: Tensor, hyper_acc: Tensor) -> Tensor:
-        """cols: int64 [C * taps, n], the decoded latents (FRAC_A, within +-ACT_LIMIT) at each position's
-        causal taps, channel-major; hyper_acc: ``hyper_part`` at those positions -> the network's output
-        int64 [C_out, n] (CompressAI's layout: scales, then means), FRAC_A fixed point."""
-        x = self.context.finish(self.tap_product(cols)[None], self.context.bias)[0]
+        """cols: the decoded latents (FRAC_A, within +-ACT_LIMIT) at each position's causal taps, tap-major:
+        int64 [taps * C, n], or their ``limbs`` along dim 1, int8 [taps * C, L, n]; hyper_acc:
+        ``hyper_part`` at those positions -> the network's output int64 [C_out, n] (CompressAI's layout:
+        scales, then means), FRAC_A fixed point."""
+        acc = self.tap_product.of_digits(cols) if cols.dtype == torch.int8 else self.tap_product(cols)
+        x = self.context.finish(acc[None], self.context.bias)[0]
         for i, (layer, product) in enumerate(zip(self.ep, self.products)):
             acc = product(x)
             x = layer.finish((acc + hyper_acc if i == 0 else acc)[None], layer.bias)[0]
