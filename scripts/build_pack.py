@@ -2,7 +2,7 @@
 
     python scripts/build_pack.py --out .pack/pack1.npz --seed 1     # ~52 MB: one 256x256 crop per image
 One random crop per training-split image (JPEG q95 4:4:4) plus two per validation-split image; Kodak is never
-used. Carry it with the device tool (`carry: [".pack/pack1.npz", ".whl"]`) and run scripts/gpu_train.sh.
+used. Copy the pack (and a wheel of aecodec, `.whl`) to the GPU machine and run scripts/gpu_train.sh there.
 """
 import argparse
 from pathlib import Path

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train on a CUDA machine from a carried training pack (scripts/build_pack.py); the run lives in $RUN.
+# Train on a CUDA machine from a training pack (scripts/build_pack.py); the run lives in $RUN.
 #   scripts/gpu_train.sh start PACK SECONDS [train options...]   start `python3 -m aecodec.training.loop` in the
 #                                                                background (setsid), then watch it
 #   scripts/gpu_train.sh watch SECONDS                           watch the running job, then snapshot into $OUT
