@@ -6,10 +6,11 @@ weights load. ``aecodec.format.payload`` puts those into the container; nothing 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
     from torch import Tensor
 
 EFFORTS = (0, 1, 2, 3)  # encoder effort levels: more encode time for smaller files, the same decoder
@@ -20,6 +21,32 @@ class Coded(NamedTuple):
 
     streams: list[bytes]
     digests: tuple[int, ...]
+
+
+# Encoder refinement of one tile: (index in the batch, gained latent, hyper-latent) -> both refined
+Refine = Callable[[int, "Tensor", "Tensor"], "tuple[Tensor, Tensor]"]
+
+
+@runtime_checkable
+class LatentCoder(Protocol):
+    """The latent half of a composed image codec (``aecodec.codecs.composed``): the transforms' latents <->
+    ``Coded``. ``streams``: streams per tile (the registry's ``streams`` repeats it for readers that load no
+    weights, and a test holds the two equal); ``downsampling``: of the latent grid the coder works on against
+    the transforms' (a hyperprior's 4, or 1); ``refine``: the encoder's effort hook, refused by coders that
+    cannot use it."""
+
+    streams: int
+    downsampling: int
+
+    def encode(self, y: Tensor, quality16: int, refine: Refine | None = None) -> list[Coded]: ...
+
+    def decode(self, item: Coded, shape: tuple[int, int], quality16: int) -> Tensor:
+        """One tile's latents from its streams; ``shape``: the transforms' latent grid (h, w)."""
+        ...
+
+    def to_synthesis(self, y_hat: Tensor, quality16: int, device: torch.device) -> Tensor:
+        """Decoded latents -> the synthesis' input on ``device``."""
+        ...
 
 
 @runtime_checkable

@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 
 from aecodec.ae import DenseAE, Seq2SeqAE, VAE, contractive_autograd, contractive_sigmoid, gaussian_kl, kl_sparsity
-from aecodec.ae.analysis import (CORRUPTIONS, anomaly_report, beta_vae_metric, factor_dataset, mig, psnr01,
+from aecodec.ae.analysis import (CORRUPTIONS, anomaly_report, beta_vae_metric, factor_dataset, mig,
                                  save_grid, subspace_angle_deg)
 from aecodec.ae.fit import fit
+from aecodec.eval.metrics import db_from_mse
 from aecodec.training.data import signals
 
 RESULT = Path(__file__).resolve().parent / "results" / "autoencoders" / "report.json"
@@ -64,7 +65,7 @@ def denoising(train: torch.Tensor, test: torch.Tensor, figures: Path) -> dict:
         noisy = corrupt(test, params[name], torch.Generator().manual_seed(3))
         with torch.no_grad():
             clean = ae(noisy)[0]
-        gains[name] = psnr01(clean, test) - psnr01(noisy, test)
+        gains[name] = float(db_from_mse((clean - test).pow(2).mean()) - db_from_mse((noisy - test).pow(2).mean()))
         shown.append(np.stack([test[:8].numpy(), noisy[:8].numpy(), clean[:8].numpy()]))
     save_grid(np.concatenate(shown), figures / "denoising.png", 8)
     return {"psnr_gain_db": gains, "noise": params}

@@ -13,8 +13,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from aecodec.ae.analysis import psnr01
 from aecodec.ae.denoise import WEIGHTS, make_denoiser, save_denoiser
+from aecodec.eval.metrics import db_from_mse
 from aecodec.training.batches import sample_batch
 from aecodec.training.data import random_crops, resolve_images, split
 from aecodec.training.optim import cosine_lr
@@ -57,7 +57,7 @@ def main() -> None:
             break
     model.eval()
     with torch.no_grad():
-        gain = psnr01(model(val_noisy)[0], val) - psnr01(val_noisy, val)
+        gain = float(db_from_mse((model(val_noisy)[0] - val).pow(2).mean()) - db_from_mse((val_noisy - val).pow(2).mean()))
     save_denoiser(model)
     WEIGHTS.with_suffix(".json").write_text(json.dumps({
         "model": "ConvAE(3, (48, 96), code=64, skips=True, residual=True)", "steps": step + 1,

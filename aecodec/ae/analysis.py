@@ -125,9 +125,6 @@ def anomaly_report(train_errors: np.ndarray, test_errors: np.ndarray, test_label
             "precision": tp / max(1, int(flagged.sum())), "recall": tp / max(1, int(test_labels.sum()))}
 
 
-def psnr01(a: Tensor, b: Tensor) -> float:
-    """PSNR (dB) of signals in [0, 1]."""
-    return float(-10 * torch.log10(((a - b) ** 2).mean()))
 
 
 def save_grid(images: np.ndarray, path: Path, side: int) -> None:

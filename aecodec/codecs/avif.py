@@ -24,7 +24,7 @@ import torch
 from PIL import Image, features
 from torch import Tensor
 
-from ..contract import Coded
+from ..contract import Coded, Refine
 from ..errors import FormatError, ModelMismatchError
 from ..models.postfilter import PostFilter
 from . import inference, weights_file
@@ -133,9 +133,10 @@ class PixelTransforms:
 class AvifLatents:
     """Latent coder of pixels: each image of a batch [B, 3, H, W] in [0, 1] is one AVIF stream."""
 
+    streams = 1
     downsampling = 2  # the restoration filter folds 2x2 blocks: tiles are coded with even sides
 
-    def encode(self, y: Tensor, quality16: int, refine=None) -> list[Coded]:
+    def encode(self, y: Tensor, quality16: int, refine: Refine | None = None) -> list[Coded]:
         if refine is not None:
             raise ValueError("AVIF coding has no latent refinement")
         out = []

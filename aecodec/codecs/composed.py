@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from ..contract import EFFORTS, Coded
+from ..contract import EFFORTS, Coded, LatentCoder
 from .transforms import Transforms, crop_latent
 
 # Post-processing: (pixels before clamping [B, 3, H, W], quality16, whether the fast kernels run) -> pixels
@@ -24,7 +24,7 @@ class ComposedCodec:
     """Implements ``aecodec.contract.ImageCodec``. ``model``: the trained ``nn.Module`` the parts come from,
     where there is one (for training and inspection); ``levels``: trained quality levels."""
 
-    def __init__(self, transforms: Transforms, latents, post: PostProcess | None = None,
+    def __init__(self, transforms: Transforms, latents: LatentCoder, post: PostProcess | None = None,
                  refiner: Refiner | None = None, model: nn.Module | None = None, levels: int = 1):
         self.transforms, self.latents, self.post, self.refiner = transforms, latents, post, refiner
         self.model, self.levels = model, levels
@@ -41,7 +41,7 @@ class ComposedCodec:
         """The same latent coder and post-processing around other transforms (another back-end)."""
         return ComposedCodec(transforms, self.latents, self.post, self.refiner, self.model, self.levels)
 
-    def with_latents(self, latents) -> "ComposedCodec":
+    def with_latents(self, latents: LatentCoder) -> "ComposedCodec":
         """The same transforms (and post-processing) around another latent coder."""
         return ComposedCodec(self.transforms, latents, self.post, self.refiner, self.model, self.levels)
 

@@ -15,19 +15,16 @@ number that parsing depends on an integer, so any machine decodes the same symbo
 from __future__ import annotations
 
 import zlib
-from typing import Callable, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import torch
 from torch import Tensor, nn
 
 from ..coding.fixedpoint import FRAC_A, FRAC_G, IntHyperSynthesis, shift_round
 from ..coding.rans import RansCoder
-from ..contract import Coded
+from ..contract import Coded, Refine
 from ..errors import FormatError
 from .gains import Gains
-
-# Refinement hook of an encoder: (image index in the batch, gained latent float64, hyper-latent) -> both refined
-Refine = Callable[[int, Tensor, Tensor], "tuple[Tensor, Tensor]"]
 
 
 def digest(symbols: Tensor) -> int:
@@ -216,6 +213,8 @@ class FactorizedLatents:
         return self.medians.view(1, -1, 1, 1).to(torch.float64) / (1 << FRAC_A)
 
     def encode(self, y: Tensor, quality16: int, refine: Refine | None = None) -> list[Coded]:
+        if refine is not None:
+            raise ValueError("a factorized prior has no latent refinement")
         out = []
         for b in range(y.shape[0]):
             s = torch.round(y[b:b + 1].cpu().to(torch.float64) - self._median()).long()

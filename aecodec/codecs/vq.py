@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..coding.ans import CategoricalCoder
 from ..coding.fixedpoint import FRAC_A
-from ..contract import Coded
+from ..contract import Coded, Refine
 from ..errors import FormatError
 from . import weights_file
 from .composed import ComposedCodec
@@ -116,7 +116,9 @@ class VQLatents:
             return self.books_float[(q, c)], torch.from_numpy(16 - np.log2(self.freqs[(q, c)].astype(np.float64)))
         return ec_assign(v, cls, book_and_bits)
 
-    def encode(self, y: Tensor, quality16: int, refine=None) -> list[Coded]:
+    def encode(self, y: Tensor, quality16: int, refine: Refine | None = None) -> list[Coded]:
+        if refine is not None:
+            raise ValueError("vector quantization has no latent refinement")
         q, hq16 = self.level(quality16)
         z = self.hyper.latent(y, hq16)
         results = []

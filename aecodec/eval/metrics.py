@@ -25,6 +25,12 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     return math.inf if mse == 0 else 10 * math.log10(peak**2 / mse)
 
 
+def db_from_mse(mse: torch.Tensor | float, peak: float = 1.0) -> torch.Tensor:
+    """PSNR in dB from mean squared errors (tensors keep their shape and gradient): the training losses' and
+    reports' form of ``psnr``."""
+    return 10 * torch.log10(peak**2 / torch.as_tensor(mse))
+
+
 def ssim_rgb(a: np.ndarray, b: np.ndarray) -> float:
     return float(ssim(_tensor(a), _tensor(b), data_range=255, size_average=True))
 

@@ -35,6 +35,3 @@ def rd_loss(x: Tensor, out: dict, lmbda: Tensor, metric: str = "mse") -> RDLoss:
     return RDLoss(loss, bpp.detach(), mse.detach())
 
 
-def psnr_from_mse(mse: Tensor | float) -> Tensor:
-    """PSNR in dB for images in [0, 1]."""
-    return -10 * torch.log10(torch.as_tensor(mse))

@@ -14,7 +14,8 @@ from torch import Tensor, nn
 from ...errors import AecError, ModelMismatchError
 from ...models.hyperprior import Hyperprior, HyperpriorConfig
 from ..batches import as_float, sample_batch
-from ..losses import psnr_from_mse, rd_loss
+from ...eval.metrics import db_from_mse
+from ..losses import rd_loss
 from ..options import TaskOptions, option
 from .base import Task
 from .codec_layer import export_hyperprior
@@ -123,7 +124,7 @@ class HyperpriorTask(Task):
         with amp:
             out = net(x, level)
         r = rd_loss(x, out, torch.tensor(model.config.lambdas, device=self.device)[level], self.options.metric)
-        return r.loss, {"bpp": r.bpp.mean(), "psnr": psnr_from_mse(r.mse.mean())}
+        return r.loss, {"bpp": r.bpp.mean(), "psnr": db_from_mse(r.mse.mean())}
 
     @torch.no_grad()
     def validate(self, model: nn.Module) -> dict[str, float]:
@@ -139,7 +140,7 @@ class HyperpriorTask(Task):
                 r = rd_loss(xb, model(xb, level), lam[level], self.options.metric)
                 loss += r.loss.item() * len(xb)
                 bpp += r.bpp.sum().item()
-                psnr += psnr_from_mse(r.mse).sum().item()
+                psnr += db_from_mse(r.mse).sum().item()
         model.train()
         n = len(x) * model.num_levels
         return {"val_loss": loss / n, "val_bpp": bpp / n, "val_psnr": psnr / n}

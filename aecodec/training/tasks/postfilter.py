@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ...eval.metrics import db_from_mse
 from ...errors import AecError
 from ...models.postfilter import PostFilter, PostFilterConfig
 from ..batches import WindowSampler, as_float
@@ -26,9 +27,9 @@ class PostFilterOptions(TaskOptions):
     filter_blocks: int = option(0, "post-filter: residual blocks; more than a warm start's adds identity blocks")
 
 
-def psnr(x_hat: Tensor, x: Tensor) -> Tensor:
+def sample_db(x_hat: Tensor, x: Tensor) -> Tensor:
     """PSNR per sample [B] of images in [0, 1]."""
-    return -10 * torch.log10((x_hat - x).pow(2).flatten(1).mean(1).clamp(min=1e-10))
+    return db_from_mse((x_hat - x).pow(2).flatten(1).mean(1).clamp(min=1e-10))
 
 
 def unit(coded: Tensor) -> Tensor:
@@ -120,8 +121,8 @@ class PostFilterTask(Task):
              amp: AbstractContextManager) -> tuple[Tensor, dict[str, Tensor]]:
         coded, x, level = batch
         with amp:
-            p = psnr(net(coded, level).clamp(0, 1), x).mean()  # the decoder clamps
-        return -p, {"psnr": p.detach(), "gain": p.detach() - psnr(coded.clamp(0, 1), x).mean()}
+            p = sample_db(net(coded, level).clamp(0, 1), x).mean()  # the decoder clamps
+        return -p, {"psnr": p.detach(), "gain": p.detach() - sample_db(coded.clamp(0, 1), x).mean()}
 
     @torch.no_grad()
     def validate(self, model: nn.Module) -> dict[str, float]:
@@ -133,8 +134,8 @@ class PostFilterTask(Task):
             for i in range(0, len(x), 16):
                 d = unit(coded[i:i + 16]).to(self.device)
                 level = torch.full((len(d),), float(lv), device=self.device)
-                filtered += psnr(pixels(model(d, level)), x[i:i + 16]).sum().item()
-                base += psnr(pixels(d), x[i:i + 16]).sum().item()
+                filtered += sample_db(pixels(model(d, level)), x[i:i + 16]).sum().item()
+                base += sample_db(pixels(d), x[i:i + 16]).sum().item()
         model.train()
         n = len(x) * len(self.val)
         return {"val_loss": -filtered / n, "val_psnr": filtered / n, "val_gain": (filtered - base) / n}
