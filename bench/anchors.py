@@ -1,4 +1,4 @@
-"""BD-rates of the published Kodak curves (../shared/anchors/kodak_published.json) against the codecs of one of
+"""BD-rates of the published Kodak curves (the package's, ``aecodec.eval.benchmark.PUBLISHED``) against the codecs of one of
 our Kodak benchmark runs: where the shipped models stand against what their architecture reaches fully trained.
 
     python bench/anchors.py bench/results/kodak [--out bench/results/kodak/anchors_bd.json]
@@ -12,15 +12,14 @@ import json
 import math
 from pathlib import Path
 
+from aecodec.eval.benchmark import PUBLISHED
 from aecodec.eval.metrics import bd_rate
-
-ANCHORS = Path(__file__).resolve().parent.parent.parent / "shared" / "anchors" / "kodak_published.json"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bench", type=Path)
-    p.add_argument("--anchors", type=Path, default=ANCHORS)
+    p.add_argument("--anchors", type=Path, default=PUBLISHED)
     p.add_argument("--out", type=Path)
     a = p.parse_args()
     ours = json.loads((a.bench / "results.json").read_text())["codecs"]

@@ -65,6 +65,15 @@ def parse_spec(spec: str) -> tuple[str, int, str | None]:
     return name, int(option[len("effort"):]), None
 
 
+PUBLISHED = Path(__file__).parent / "anchors" / "kodak_published.json"
+
+
+def published_curves() -> dict:
+    """Published Kodak curves (name -> bpp, psnr_rgb, ms_ssim_rgb lists), shipped with the package: CompressAI's
+    ``results/image/kodak`` figures of learned and classical codecs."""
+    return json.loads(PUBLISHED.read_text())["curves"]
+
+
 def cache_key(spec: str) -> str:
     """A spec as a folder name: 'weights:FILE' by the file's content, so a changed file is measured anew."""
     if spec.startswith("weights:"):
@@ -207,7 +216,7 @@ def style_of(codec: str) -> tuple[str, str]:
 
 def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int, stem: str = "rd",
          published_only: list[str] | None = None) -> None:
-    """STEM_psnr.png and STEM_ms_ssim.png; on Kodak with the published curves of ../shared/anchors beside ours
+    """STEM_psnr.png and STEM_ms_ssim.png; on Kodak with the published curves (``published_curves``) beside ours
     (those named in ``published_only``, the part of a name before " (", when it is given)."""
     import matplotlib
 
@@ -217,12 +226,8 @@ def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int, 
     published = {}
     title = f"{dataset}: {n_images} image{'s' if n_images != 1 else ''}, means of bpp and quality"
     if dataset == "kodak":
-        f = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "kodak_published.json"
-        if f.exists():
-            published = json.loads(f.read_text())["curves"]
-            title += "\npublished curves (dashed): 24-image means from their papers"
-        else:
-            title += f"\npublished curves not shown: {f} not found"
+        published = published_curves()
+        title += "\npublished curves (dashed): 24-image means from their papers"
     top = max(r["bpp"] for rows in curves.values() for r in rows)
     for metric, key, label in (("psnr", "psnr_rgb", "PSNR-RGB (dB)"),
                                ("ms_ssim", "ms_ssim_rgb", "MS-SSIM (RGB) in dB: -10 log10(1 - MS-SSIM)")):
