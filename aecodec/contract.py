@@ -67,8 +67,9 @@ class ImageCodec(Protocol):
 
     def decode_latents(self, items: list[Coded], height: int, width: int, quality16: int) -> Tensor:
         """The parsing half of ``decompress_batch``: the synthesis' input [B, C, H/s, W/s] (s: the transforms'
-        downsampling) from the decoded latents, which ``synthesize`` turns into pixels. Synthesis is local, so the API can synthesize
-        the latents of a large image in overlapping windows: bounded memory, and no seams between tiles."""
+        downsampling) from the decoded latents, which ``synthesize`` turns into pixels. Synthesis is local, so the
+        API can synthesize the latents of a large image in overlapping windows: bounded memory, and no seams between
+        tiles."""
         ...
 
     def synthesize(self, latents: Tensor, quality16: int) -> Tensor: ...

@@ -96,8 +96,10 @@ class CodecInfo:
 
 
 CODECS: list[CodecInfo] = [
+    CodecInfo("avif-pf", "avif-pf", "avif_pf.safetensors", default=True,
+              description="AV1 intra (an AVIF bitstream, 4:4:4) decoded, then a learned restoration filter"),
     CodecInfo("hyperprior-ctx-pf3", "postfilter", "hyperprior_ctx_pf3.safetensors", base="hyperprior-ctx",
-              default=True, published_id=10,
+              published_id=10,
               description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with hyperprior-ctx-pf2's "
                           "filter grown by two more residual blocks and trained on"),
     CodecInfo("hyperprior-ctx-pf2", "postfilter", "hyperprior_ctx_pf2.safetensors", base="hyperprior-ctx",
@@ -117,8 +119,6 @@ CODECS: list[CodecInfo] = [
     CodecInfo("vqvae", "vqvae", "vqvae.safetensors", base="hyperprior",
               description="VQ-VAE: hyperprior transforms, entropy-constrained vector quantization of latent pairs, "
                           "constriction-coded indices under hyper-latent-conditioned priors"),
-    CodecInfo("avif-pf", "avif-pf", "avif_pf.safetensors",
-              description="AV1 intra (an AVIF bitstream, 4:4:4) decoded, then a learned restoration filter"),
     CodecInfo("compressai-hyperprior", "compressai-hyperprior", "",
               description="a CompressAI bmshj2018-hyperprior or mbt2018-mean model you imported (aecodec import "
                           "compressai): its transforms, exact integer entropy parameters"),
@@ -128,7 +128,8 @@ CODECS: list[CodecInfo] = [
     CodecInfo("compressai-factorized", "compressai-factorized", "",
               description="a CompressAI bmshj2018-factorized model you imported (aecodec import compressai)"),
     CodecInfo("signal", "signal", "signal.safetensors", default=True,
-              description="error-bounded float arrays (time series, sensor data): dense autoencoder + residual, .npy in"),
+              description="error-bounded float arrays (time series, sensor data): dense autoencoder + residual, "
+                          ".npy in"),
 ]
 
 # CompressAI zoo architectures ``aecodec import compressai`` reads (aecodec.codecs.imported) -> their codec

@@ -15,8 +15,17 @@ from .codecs.weights_file import file_hash, weights_metadata
 from .contract import EFFORTS
 from .errors import AecError, FormatError, ModelMismatchError, UnknownCodecError
 from .format.container import Container
-from .registry import (CODECS, SINGLE_RATE, CodecInfo, architecture_of_family, architecture_of_id, default_codec,
-                       get_codec, quality_range, variants_of)
+from .registry import (
+    CODECS,
+    SINGLE_RATE,
+    CodecInfo,
+    architecture_of_family,
+    architecture_of_id,
+    default_codec,
+    get_codec,
+    quality_range,
+    variants_of,
+)
 
 
 def hash_of(info: CodecInfo, weights: str | Path | None = None) -> bytes:

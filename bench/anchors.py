@@ -1,5 +1,6 @@
-"""BD-rates of the published Kodak curves (the package's, ``aecodec.eval.benchmark.PUBLISHED``) against the codecs of one of
-our Kodak benchmark runs: where the shipped models stand against what their architecture reaches fully trained.
+"""BD-rates of the published Kodak curves (the package's, ``aecodec.eval.benchmark.PUBLISHED``) against the codecs
+of one of our Kodak benchmark runs: where the shipped models stand against what their architecture reaches fully
+trained.
 
     python bench/anchors.py bench/results/kodak [--out bench/results/kodak/anchors_bd.json]
 

@@ -18,9 +18,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aecodec.ae import DenseAE, Seq2SeqAE, VAE, contractive_autograd, contractive_sigmoid, gaussian_kl, kl_sparsity
-from aecodec.ae.analysis import (CORRUPTIONS, anomaly_report, beta_vae_metric, factor_dataset, mig,
-                                 save_grid, subspace_angle_deg)
+from aecodec.ae import VAE, DenseAE, Seq2SeqAE, contractive_autograd, contractive_sigmoid, gaussian_kl, kl_sparsity
+from aecodec.ae.analysis import (
+    CORRUPTIONS,
+    anomaly_report,
+    beta_vae_metric,
+    factor_dataset,
+    mig,
+    save_grid,
+    subspace_angle_deg,
+)
 from aecodec.ae.fit import fit
 from aecodec.eval.metrics import db_from_mse
 from aecodec.training.data import signals

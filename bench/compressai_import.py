@@ -3,15 +3,16 @@
     python bench/compressai_import.py [--archs mbt2018,cheng2020-anchor] [--N 64] [--M 64] [--steps 300]
                                       [--published-size] [--crop 0] [--repeats 5] [--image PATH] [--out FILE.json]
 
-For each architecture: build the model with CompressAI (no download; N and M as given, M = N for cheng2020),
-train it ``--steps`` RD steps on random 128px crops of the training split (so that its entropy models are not
-degenerate). With ``--published-size`` the model is instead the one CompressAI's zoo function builds at the size
-its checkpoints are published (``mbt2018(quality=8)``: N=192, M=320; ``cheng2020_anchor(quality=6)``: N=192),
-seeded and untrained: the coding path's work does not depend on training. Then save ``torch.save(net.state_dict())``, then through the command line ``aecodec import
-compressai``, ``aecodec encode --weights W`` and ``aecodec decode --weights W`` at 1 and at 2 threads. The image
-is ``--image`` (Kodak's kodim05 by default: reporting only), whole with ``--crop 0``, else its centre crop of
-that side. Compared with CompressAI's own ``compress`` bytes and ``decompress`` PSNR on the same image and
-weights; encode and decode times of both in this process on 2 threads, interleaved, medians of ``--repeats``.
+For each architecture: build the model with CompressAI (no download; N and M as given, M = N for cheng2020), train
+it ``--steps`` RD steps on random 128px crops of the training split (so that its entropy models are not degenerate).
+With ``--published-size`` the model is instead the one CompressAI's zoo function builds at the size its checkpoints
+are published (``mbt2018(quality=8)``: N=192, M=320; ``cheng2020_anchor(quality=6)``: N=192), seeded and untrained:
+the coding path's work does not depend on training. Then save ``torch.save(net.state_dict())``, then through the
+command line ``aecodec import compressai``, ``aecodec encode --weights W`` and ``aecodec decode --weights W`` at 1
+and at 2 threads. The image is ``--image`` (Kodak's kodim05 by default: reporting only), whole with ``--crop 0``,
+else its centre crop of that side. Compared with CompressAI's own ``compress`` bytes and ``decompress`` PSNR on the
+same image and weights; encode and decode times of both in this process on 2 threads, interleaved, medians of
+``--repeats``.
 
 Why: ``aecodec import compressai`` promises files within 1% (+100 bytes of container) of CompressAI's, pixels
 within 0.05 dB of its ``decompress`` and the same at any thread count, and for the autoregressive models a
@@ -149,7 +150,8 @@ def main() -> None:
             their_bytes = sum(len(s[0]) for s in c["strings"])
             ours = len(data)
             med = {k: round(statistics.median(v), 3) for k, v in times.items()}
-            row = {"arch": arch, "N": net.N, "M": net.M, "published_size": a.published_size, "train_steps": steps, "train_seconds": round(seconds, 1),
+            row = {"arch": arch, "N": net.N, "M": net.M, "published_size": a.published_size, "train_steps": steps,
+                   "train_seconds": round(seconds, 1),
                    "compressai_bytes": their_bytes, "aecodec_bytes": ours,
                    "bytes_ratio": round(ours / their_bytes, 4), "bar_bytes": round(1.01 * their_bytes + 100),
                    "compressai_psnr": round(psnr(original, theirs), 4),

@@ -1,7 +1,7 @@
 """Markdown tables from a benchmark folder: the learned codecs per quality, and the BD-rates.
 
     python bench/report.py bench/results/kodak
-    python bench/report.py bench/results/kodak --plot readme --codecs hyperprior-ctx-pf3,hyperprior-ctx,jpeg,webp,\
+    python bench/report.py bench/results/kodak --plot readme --codecs avif-pf,hyperprior-ctx-pf3,jpeg,webp,\
         jpeg2000,avif --published "mbt2018-mean,BPG 4:4:4,VTM"
 
 ``--plot STEM`` also draws STEM_psnr.png and STEM_ms_ssim.png of the chosen curves only (README's plot: the

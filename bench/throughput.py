@@ -3,11 +3,11 @@
     python bench/throughput.py --device cuda --batch 1,8,16 [--images 24] [--out bench/results/throughput_cuda.json]
 
 Encodes and decodes the Kodak images (or copies of tests/data/sample.png when Kodak is absent) with
-``aecodec.encode_many`` / ``decode_many`` at each batch size, after a warm-up pass, and reports
-the wall-clock megapixels per second of one pass over all images (CUDA synchronised). Then it decodes every file made on ``--device`` on the CPU:
-parsing is integer, so each must decode (its symbol checks pass) and the pixels may differ from the device's own
-decode only by float synthesis noise (max abs difference reported). Why: batching is what the GPU path is for,
-and files made on one device must decode on another.
+``aecodec.encode_many`` / ``decode_many`` at each batch size, after a warm-up pass, and reports the wall-clock
+megapixels per second of one pass over all images (CUDA synchronised). Then it decodes every file made on
+``--device`` on the CPU: parsing is integer, so each must decode (its symbol checks pass) and the pixels may differ
+from the device's own decode only by float synthesis noise (max abs difference reported). Why: batching is what the
+GPU path is for, and files made on one device must decode on another.
 """
 from __future__ import annotations
 

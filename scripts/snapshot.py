@@ -1,9 +1,9 @@
 """Copy a training run's results out of a device machine in files of at most 16 MB.
 
     python scripts/snapshot.py RUN OUT
-For last.pt and best.pt: the model weights in two halves (NAME_a.pt: the analysis transforms, NAME_b.pt: the
-rest) and NAME.json (config, step, the loop's and the task's options, validation); the log; and, once the run has ended, the exported
-weights file and its provenance JSON (what `aecodec train` writes into its folder).
+For last.pt and best.pt: the model weights in two halves (NAME_a.pt: the analysis transforms, NAME_b.pt: the rest)
+and NAME.json (config, step, the loop's and the task's options, validation); the log; and, once the run has ended,
+the exported weights file and its provenance JSON (what `aecodec train` writes into its folder).
 """
 import json
 import shutil

@@ -57,7 +57,8 @@ def main() -> None:
             break
     model.eval()
     with torch.no_grad():
-        gain = float(db_from_mse((model(val_noisy)[0] - val).pow(2).mean()) - db_from_mse((val_noisy - val).pow(2).mean()))
+        gain = float(db_from_mse((model(val_noisy)[0] - val).pow(2).mean())
+                     - db_from_mse((val_noisy - val).pow(2).mean()))
     save_denoiser(model)
     WEIGHTS.with_suffix(".json").write_text(json.dumps({
         "model": "ConvAE(3, (48, 96), code=64, skips=True, residual=True)", "steps": step + 1,

@@ -1,5 +1,6 @@
 """Shared fixtures: small synthetic images and the sample photo that ships in the repo."""
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,24 @@ KODAK = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / 
 @pytest.fixture
 def sample_path() -> Path:
     return DATA / "sample.png"
+
+
+@pytest.fixture(autouse=True)
+def torch_threads():
+    """Training runs in the tests use --threads 1 (two busy threads on two shared cores spin-wait for each
+    other); the thread count is restored after every test."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def images(tmp_path, sample_path) -> Path:
+    """A folder holding the sample photo: a training set of one image."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    shutil.copy(sample_path, folder)
+    return folder
 
 
 def noise_image(width: int, height: int, mode: str = "RGB", seed: int = 0) -> Image.Image:

@@ -7,12 +7,12 @@ that reads untrusted bytes. ``tests/test_fuzz.py`` runs each for a few seconds a
 Targets (``TARGETS``): ``container`` (the container parser and ``aecodec info``), ``decode`` (``aecodec.decode``
 with every check in force), ``payload`` (the same with the CRCs repaired and the symbol digests bypassed, so the
 fuzzer reaches the entropy decoders, the context models and the tile logic), ``array`` (``decode_array`` with its
-CRCs repaired) and ``pillow`` (``Image.open`` and ``load`` through the plugin). Each starts from real files of
-every codec family (``seeds``). A finding is any exception outside the documented ``AecError`` family (for
-Pillow: also its ``UnidentifiedImageError``), an input slower than ``-timeout`` seconds, or a process over
-``-rss_limit_mb``; headers declaring more than ``MAX_DECLARED_PIXELS`` (padded) are skipped (their time and memory are
-those of the pixels, bounded at the CLI by --max-pixels). libFuzzer stops at the first one and writes the input to ``crash-*``/``timeout-*``/``oom-*``.
-Fixed findings are kept in ``tests/data/fuzz/`` and decoded by the tests.
+CRCs repaired) and ``pillow`` (``Image.open`` and ``load`` through the plugin). Each starts from real files of every
+codec family (``seeds``). A finding is any exception outside the documented ``AecError`` family (for Pillow: also
+its ``UnidentifiedImageError``), an input slower than ``-timeout`` seconds, or a process over ``-rss_limit_mb``;
+headers declaring more than ``MAX_DECLARED_PIXELS`` (padded) are skipped (their time and memory are those of the
+pixels, bounded at the CLI by --max-pixels). libFuzzer stops at the first one and writes the input to
+``crash-*``/``timeout-*``/``oom-*``. Fixed findings are kept in ``tests/data/fuzz/`` and decoded by the tests.
 """
 from __future__ import annotations
 
@@ -203,8 +203,7 @@ def _instrumented() -> None:
     with atheris.instrument_imports(include=["aecodec"]):
         import aecodec  # noqa: F401
         from aecodec import api, fileinfo, pillow_plugin  # noqa: F401
-        from aecodec.codecs import (autoregressive, checkerboard, hyperprior, latents, postfilter,  # noqa: F401
-                                    signal, vq)
+        from aecodec.codecs import autoregressive, checkerboard, hyperprior, latents, postfilter, signal, vq  # noqa: F401
         from aecodec.coding import ans, fixedpoint, rans, tables  # noqa: F401
         from aecodec.format import container, payload  # noqa: F401
 

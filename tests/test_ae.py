@@ -2,12 +2,23 @@
 import math
 
 import numpy as np
-
 import pytest
 import torch
 
-from aecodec.ae import (AdversarialAE, ConvAE, DenseAE, Seq2SeqAE, StackedAE, TiedAE, VAE, contractive_autograd,
-                        contractive_sigmoid, gaussian_kl, kl_sparsity, l1_sparsity)
+from aecodec.ae import (
+    VAE,
+    AdversarialAE,
+    ConvAE,
+    DenseAE,
+    Seq2SeqAE,
+    StackedAE,
+    TiedAE,
+    contractive_autograd,
+    contractive_sigmoid,
+    gaussian_kl,
+    kl_sparsity,
+    l1_sparsity,
+)
 
 
 def test_tied_weights_share_storage():

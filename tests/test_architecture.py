@@ -159,7 +159,7 @@ def test_registry_is_data_with_one_marked_default_per_kind_and_declared_bases():
     codecs = aecodec.list_codecs()
     assert [c.default for c in codecs if c.kind == "image"].count(True) == 1 and codecs[0].default
     assert [c.default for c in codecs if c.kind == "array"].count(True) == 1
-    assert aecodec.get_codec(None).name == "hyperprior-ctx-pf3"
+    assert aecodec.get_codec(None).name == "avif-pf"
     assert {c.name: c.base for c in codecs if c.base} == {"hyperprior-ctx": "hyperprior", "vqvae": "hyperprior",
                                                           "hyperprior-ctx-pf": "hyperprior-ctx",
                                                           "hyperprior-ctx-pf2": "hyperprior-ctx",

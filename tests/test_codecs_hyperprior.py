@@ -8,10 +8,9 @@ import torch
 from PIL import Image
 
 import aecodec
+from aecodec.eval.metrics import psnr
 from aecodec.format import container as bitstream
 from aecodec.image import pad_to, split_image, to_uint8
-from aecodec.eval.metrics import psnr
-
 from tests.conftest import KODAK, noise_image
 
 pytestmark = pytest.mark.slow

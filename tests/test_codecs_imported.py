@@ -8,18 +8,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from aecodec.cli.main import main
 from click.testing import CliRunner
-from compressai.models import (Cheng2020Anchor, Cheng2020Attention, FactorizedPrior,
-                               JointAutoregressiveHierarchicalPriors, MeanScaleHyperprior, ScaleHyperprior)
+from compressai.models import (
+    Cheng2020Anchor,
+    Cheng2020Attention,
+    FactorizedPrior,
+    JointAutoregressiveHierarchicalPriors,
+    MeanScaleHyperprior,
+    ScaleHyperprior,
+)
 from PIL import Image
 
 import aecodec
-from aecodec.cli.main import main
 from aecodec.codecs.imported import import_compressai
-from aecodec.registry import COMPRESSAI_ARCHS
 from aecodec.contract import ImageCodec
 from aecodec.errors import ModelMismatchError
 from aecodec.eval.benchmark import parse_spec
+from aecodec.registry import COMPRESSAI_ARCHS
 
 pytestmark = pytest.mark.slow
 
@@ -109,7 +115,8 @@ def test_update_buffers_training_checkpoints_and_dataparallel_prefixes_import_al
     net.update(force=True)
     wrapped = {"epoch": 3, "state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}}
     torch.save(wrapped, tmp_path / "checkpoint.pth.tar")
-    other = import_compressai(tmp_path / "checkpoint.pth.tar", "mbt2018-mean", tmp_path / "b.safetensors", COMPRESSAI_ARCHS["mbt2018-mean"])
+    other = import_compressai(tmp_path / "checkpoint.pth.tar", "mbt2018-mean", tmp_path / "b.safetensors",
+                              COMPRESSAI_ARCHS["mbt2018-mean"])
     from safetensors.torch import load_file
 
     a, b = load_file(str(plain)), load_file(str(other))
@@ -121,7 +128,8 @@ def test_update_buffers_training_checkpoints_and_dataparallel_prefixes_import_al
 def test_refuses_what_it_cannot_import(models, tmp_path):
     _, ckpt = models["mbt2018-mean"]
     with pytest.raises(ModelMismatchError, match="not a bmshj2018-hyperprior checkpoint"):
-        import_compressai(ckpt, "bmshj2018-hyperprior", tmp_path / "w.safetensors", COMPRESSAI_ARCHS["bmshj2018-hyperprior"])
+        import_compressai(ckpt, "bmshj2018-hyperprior", tmp_path / "w.safetensors",
+                          COMPRESSAI_ARCHS["bmshj2018-hyperprior"])
     broken = tmp_path / "broken.pth"
     broken.write_bytes(ckpt.read_bytes()[:1000])
     with pytest.raises(ModelMismatchError, match="not a readable PyTorch checkpoint"):
@@ -130,10 +138,12 @@ def test_refuses_what_it_cannot_import(models, tmp_path):
     state["h_s.0.weight"] = state["h_s.0.weight"] * 1e9  # sums far beyond 2^53 in fixed point
     torch.save(state, tmp_path / "huge.pth")
     with pytest.raises(ModelMismatchError, match="no exact integer form"):
-        import_compressai(tmp_path / "huge.pth", "mbt2018-mean", tmp_path / "w.safetensors", COMPRESSAI_ARCHS["mbt2018-mean"])
+        import_compressai(tmp_path / "huge.pth", "mbt2018-mean", tmp_path / "w.safetensors",
+                          COMPRESSAI_ARCHS["mbt2018-mean"])
     torch.save({"g_a.0.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(ModelMismatchError):
-        import_compressai(tmp_path / "other.pth", "mbt2018-mean", tmp_path / "w.safetensors", COMPRESSAI_ARCHS["mbt2018-mean"])
+        import_compressai(tmp_path / "other.pth", "mbt2018-mean", tmp_path / "w.safetensors",
+                          COMPRESSAI_ARCHS["mbt2018-mean"])
     assert not (tmp_path / "w.safetensors").exists()
 
 
@@ -160,7 +170,8 @@ def test_benchmark_measures_a_weights_file(models, tmp_path, sample_path):
     from aecodec.eval.benchmark import _measure, cache_key
 
     _, ckpt = models["bmshj2018-factorized"]
-    w = import_compressai(ckpt, "bmshj2018-factorized", tmp_path / "f.safetensors", COMPRESSAI_ARCHS["bmshj2018-factorized"])
+    w = import_compressai(ckpt, "bmshj2018-factorized", tmp_path / "f.safetensors",
+                          COMPRESSAI_ARCHS["bmshj2018-factorized"])
     assert parse_spec(f"weights:{w}") == ("compressai-factorized", 0, str(w))
     assert parse_spec("hyperprior:effort1") == ("hyperprior", 1, None)
     point = _measure((f"weights:{w}", 1, str(sample_path)))
@@ -199,7 +210,6 @@ def test_parsing_depends_on_integers_only(arch, models, tmp_path, sample_path):
 
 def test_autoregressive_codec_tiles_rate_control_and_pillow(models, tmp_path, sample_path):
     import io
-    import warnings
 
     from aecodec.errors import AecWarning
     from aecodec.eval.ratecontrol import encode_to_target

@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 
 import aecodec
-from aecodec.coding.ans import (PROB_BITS, cross_entropy_bits, decode_indices, decode_segments, encode_indices,
-                                  encode_segments, quantize_probabilities)
+from aecodec.coding.ans import (
+    PROB_BITS,
+    cross_entropy_bits,
+    decode_indices,
+    decode_segments,
+    encode_indices,
+    encode_segments,
+    quantize_probabilities,
+)
 
 
 def test_quantized_probabilities_are_positive_and_sum_exactly():

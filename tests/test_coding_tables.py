@@ -1,10 +1,10 @@
 import math
 
 import torch
+from compressai.entropy_models import EntropyBottleneck
 
 from aecodec.coding.rans import RansCoder
 from aecodec.coding.tables import bottleneck_tables, gaussian_tables, scale_table
-from compressai.entropy_models import EntropyBottleneck
 
 
 def test_gaussian_tables_round_trip_any_integer():

@@ -3,7 +3,6 @@ import json
 import pytest
 
 from aecodec.eval.benchmark import run_points, summarize, write_outputs
-
 from tests.conftest import noise_image
 
 
@@ -37,10 +36,9 @@ def test_results_schema_cache_and_bd(images, tmp_path):
 
 
 def test_each_codec_keeps_one_style_and_the_table_aligns():
+    import aecodec
     from aecodec.eval.baselines import BASELINES
     from aecodec.eval.benchmark import bd_table, style_of
-
-    import aecodec
 
     names = list(BASELINES) + [c.name for c in aecodec.list_codecs("image") if c.weights]
     styles = [style_of(n) for n in names]
@@ -49,7 +47,8 @@ def test_each_codec_keeps_one_style_and_the_table_aligns():
     bd = {"anchor": "jpeg", "psnr": {"jpeg": 0.0, "a-very-long-codec-name:effort3": -12.5},
           "ms_ssim": {"jpeg": 0.0, "a-very-long-codec-name:effort3": -20.25}}
     rows = bd_table({"bd_rate": bd}).splitlines()[1:]
-    assert len({len(r) for r in rows}) == 1 and rows[2].split() == ["a-very-long-codec-name:effort3", "-12.5%", "-20.2%"]
+    assert len({len(r) for r in rows}) == 1
+    assert rows[2].split() == ["a-very-long-codec-name:effort3", "-12.5%", "-20.2%"]
 
 
 def test_a_curve_without_a_bd_rate_says_why_and_imported_models_get_styles_of_their_own():

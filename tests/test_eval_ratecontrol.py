@@ -5,7 +5,6 @@ from PIL import Image
 import aecodec
 from aecodec.eval.metrics import psnr
 from aecodec.eval.ratecontrol import encode_to_target
-
 from tests.conftest import noise_image
 
 

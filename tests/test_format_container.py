@@ -2,8 +2,8 @@ import zlib
 
 import pytest
 
-from aecodec.format.container import Container, pack, unpack
 from aecodec.errors import FormatError
+from aecodec.format.container import Container, pack, unpack
 
 
 def make() -> bytes:

@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from aecodec.models.context import (CheckerboardContext, ContextConfig, anchor_mask, checkerboard_bits,
-                                    discrete_bits)
+from aecodec.models.context import CheckerboardContext, ContextConfig, anchor_mask, checkerboard_bits, discrete_bits
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 
 

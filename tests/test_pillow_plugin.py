@@ -2,7 +2,6 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 import aecodec
-
 from tests.conftest import noise_image
 
 

@@ -3,7 +3,6 @@ weights file that codes and decodes, with provenance whose command rebuilds the 
 wrong are reported as aecodec errors."""
 import json
 import shlex
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -33,22 +32,6 @@ CASES = {  # tiny where the codec allows: fresh small transforms; warm starts fr
     "vqvae": dict(fresh=True),  # entropy-constrained k-means of the latents of one 64px crop
     "signal": dict(batch=64),
 }
-
-
-@pytest.fixture(autouse=True)
-def torch_threads():
-    """Runs here use --threads 1 (two busy threads on two shared cores spin-wait for each other); restore."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
-def images(tmp_path, sample_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    shutil.copy(sample_path, folder)
-    return folder
 
 
 def run_options(tmp_path, images, codec, name="run", **kw):

@@ -3,7 +3,7 @@ import torch
 
 from aecodec.codecs.weights_file import read_tensors, weights_metadata
 from aecodec.training.loop import train
-from tests.test_training_tasks import images, run_options, torch_threads  # noqa: F401
+from tests.test_training_tasks import run_options
 
 
 def test_context_run_caches_latents_and_resumes_exactly(tmp_path, images):

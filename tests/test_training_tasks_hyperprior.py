@@ -9,7 +9,7 @@ from aecodec.training.flags import from_flags
 from aecodec.training.loop import train
 from aecodec.training.tasks import make_task
 from aecodec.training.tasks.hyperprior import relevel
-from tests.test_training_tasks import TINY_HYPERPRIOR, images, run_options, torch_threads  # noqa: F401
+from tests.test_training_tasks import TINY_HYPERPRIOR, run_options
 
 CPU = torch.device("cpu")
 

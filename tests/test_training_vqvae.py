@@ -5,11 +5,11 @@ import torch
 from PIL import Image
 
 import aecodec
+from aecodec.codecs.vq import latent_pairs
 from aecodec.image import pad_to, split_image
+from aecodec.training.loop import TrainOptions, train
 from aecodec.training.losses import rd_loss
 from aecodec.training.vqvae import VQVAE, ecvq
-from aecodec.training.loop import TrainOptions, train
-from aecodec.codecs.vq import latent_pairs
 
 
 def crop(sample_path, size=128):

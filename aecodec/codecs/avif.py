@@ -73,7 +73,7 @@ def avif_pixels(data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
     except FormatError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError) as e:  # RuntimeError: libavif
         raise FormatError(f"corrupted .aec AVIF stream: {e}") from None
 
 

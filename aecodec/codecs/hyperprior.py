@@ -18,10 +18,10 @@ from ..coding.rans import RansCoder
 from ..coding.tables import bottleneck_tables, gaussian_tables, scale_table, table_from_tensors, table_tensors
 from ..models.hyperprior import Hyperprior, HyperpriorConfig
 from . import weights_file
-from .loading import load_parameters
 from .composed import ComposedCodec
 from .gains import Gains
 from .latents import GaussianLatents, HyperPath
+from .loading import load_parameters
 from .refine import Refiner
 from .transforms import Transforms
 

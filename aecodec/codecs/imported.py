@@ -39,12 +39,11 @@ from ..errors import ModelMismatchError
 from ..models import hyperprior, residual
 from . import weights_file
 from .autoregressive import WavefrontPass
-from .loading import load_parameters
 from .composed import ComposedCodec
 from .gains import UnitGains
 from .latents import FactorizedLatents, GaussianLatents, HyperPath
+from .loading import load_parameters
 from .transforms import Transforms
-
 
 
 class Arch(NamedTuple):

@@ -2,10 +2,10 @@
 
 Why: PyTorch sends a convolution to oneDNN or to its own im2col + GEMM kernels depending on its size, and to
 oneDNN's backward-data kernels when it is transposed; the GEMM sums and oneDNN's transposed sums depend on the
-thread count (``bench/thread_invariance.py``, ``bench/results/thread_invariance.json``). oneDNN's forward convolutions split the work over outputs only, so
-every output is summed in the same order at any thread count (measured at 1-4 threads, tiny to 5000-pixel-wide
-shapes, single images and batches). Here every layer is one of those, called directly so that size never picks
-another kernel:
+thread count (``bench/thread_invariance.py``, ``bench/results/thread_invariance.json``). oneDNN's forward
+convolutions split the work over outputs only, so every output is summed in the same order at any thread count
+(measured at 1-4 threads, tiny to 5000-pixel-wide shapes, single images and batches). Here every layer is one of
+those, called directly so that size never picks another kernel:
 
 - a transposed convolution (kernel 5, stride 2: every one in these models) becomes a stride-1 3x3 convolution
   with four times the output channels followed by ``pixel_shuffle`` (a sub-pixel convolution: the same products,

@@ -157,7 +157,8 @@ def _decode_integers(data: bytes, n: int) -> np.ndarray:
 
 def export(model: SignalAE, path: Path, provenance: dict | None = None) -> Path:
     """Signal autoencoder -> fp16 weights file (the decoder's fixed-point twin is rebuilt from these values)."""
-    return weights_file.write(path, weights_file.half(model.state_dict()), {"family": "signal", "codec": "signal"}, provenance)
+    header = {"family": "signal", "codec": "signal"}
+    return weights_file.write(path, weights_file.half(model.state_dict()), header, provenance)
 
 
 def load(path: Path, device: str = "cpu") -> SignalCodec:

@@ -31,11 +31,12 @@ def thread_invariant() -> Iterator[None]:
 
 def crop_latent(x: Tensor, y: Tensor, crop: tuple[int, int, int, int]) -> tuple[Tensor, Tensor]:
     """(images, their latents) -> both cut to ``crop`` = (top, left, height, width) in pixels."""
-    t, l, h, w = crop
+    top, left, h, w = crop
     s = x.shape[-1] // y.shape[-1]  # pixels per latent
-    if t % s or l % s or h % s or w % s:
+    if top % s or left % s or h % s or w % s:
         raise ValueError(f"crop {crop} is not on the latent grid ({s} pixels)")
-    return x[..., t:t + h, l:l + w], y[..., t // s:(t + h) // s, l // s:(l + w) // s].contiguous()
+    return (x[..., top:top + h, left:left + w],
+            y[..., top // s:(top + h) // s, left // s:(left + w) // s].contiguous())
 
 
 class Transforms:

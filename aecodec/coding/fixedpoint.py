@@ -1,11 +1,12 @@
 """Integer hyper-synthesis: the decoder-side path that computes entropy parameters, in exact int64 arithmetic.
 
-Float convolutions give slightly different sums on different machines, thread counts and devices; when those
-sums pick the probability table of a symbol, the decoder desynchronises and prints garbage (as CompressAI's decoders do). Here every value that parsing depends on is an integer: weights are fixed point with
-``FRAC_W`` fractional bits, activations with ``FRAC_A``. Products are summed by float64 matrix multiplication
-on integers whose every partial sum stays below 2^53 (checked per layer when it is built): each operation is
-then exact, so any summation order, blocking or thread count gives the same bits, and BLAS keeps it fast. The float model is trained as usual; this module
-is built from its (fp16-stored) weights at load time, deterministically.
+Float convolutions give slightly different sums on different machines, thread counts and devices; when those sums
+pick the probability table of a symbol, the decoder desynchronises and prints garbage (as CompressAI's decoders do).
+Here every value that parsing depends on is an integer: weights are fixed point with ``FRAC_W`` fractional bits,
+activations with ``FRAC_A``. Products are summed by float64 matrix multiplication on integers whose every partial
+sum stays below 2^53 (checked per layer when it is built): each operation is then exact, so any summation order,
+blocking or thread count gives the same bits, and BLAS keeps it fast. The float model is trained as usual; this
+module is built from its (fp16-stored) weights at load time, deterministically.
 """
 from __future__ import annotations
 

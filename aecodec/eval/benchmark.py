@@ -21,12 +21,12 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .baselines import BASELINES
 from ..errors import UnknownCodecError
-from .metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
 from ..registry import SINGLE_RATE, get_codec, list_codecs
 from ..variants import resolve
 from ..workers import init_worker
+from .baselines import BASELINES
+from .metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
 
 
 @dataclass

@@ -36,8 +36,8 @@ def tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]]
     """(top, left, height, width) of each tile in row-major order; one tile when ``tile`` is 0."""
     if tile == 0:
         return [(0, 0, height, width)]
-    return [(t, l, min(tile, height - t), min(tile, width - l))
-            for t in range(0, height, tile) for l in range(0, width, tile)]
+    return [(top, left, min(tile, height - top), min(tile, width - left))
+            for top in range(0, height, tile) for left in range(0, width, tile)]
 
 
 def header_digest(c: Container) -> int:

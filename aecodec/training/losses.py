@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from pytorch_msssim import ms_ssim
 from torch import Tensor
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 
 def cosine_lr(step: int, base: float, warmup: int, total: int, min_ratio: float = 0.02) -> float:

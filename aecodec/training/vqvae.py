@@ -19,22 +19,21 @@ assignment.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import math
+from functools import lru_cache
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..coding.fixedpoint import FRAC_A
-from ..coding.ans import quantize_probabilities
 from ..codecs.composed import ComposedCodec
 from ..codecs.hyperprior import read_model
 from ..codecs.vq import CLASSES, LAGRANGE, ec_assign, latent_pairs, unpair
-from ..registry import get_codec
+from ..coding.ans import quantize_probabilities
+from ..coding.fixedpoint import FRAC_A
 from ..errors import AecError
 from ..models.kmeans import kmeans
+from ..registry import get_codec
 
 LEVELS = (0, 1, 2, 3, 4)  # the hyperprior's gain levels of qualities 1..5
 K0 = 1024  # codes per book before the Lagrangian iterations drop the unused ones

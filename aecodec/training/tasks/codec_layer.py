@@ -29,9 +29,10 @@ from ...models.hyperprior import Hyperprior
 from ...registry import get_codec
 from ...variants import load as load_variant
 
-__all__ = ["AVIF_LEVELS", "AVIF_SPEED", "STEPS", "avif_round_trip", "export_avif_filter", "weights_family", "codec_info", "decoded", "export_context", "export_hyperprior", "export_postfilter", "export_signal",
-           "export_vqvae", "hyperprior_of", "level_count", "load_base_model", "load_codec", "read_weights",
-           "shipped_sha256", "weights_sha256"]
+__all__ = ["AVIF_LEVELS", "AVIF_SPEED", "STEPS", "avif_round_trip", "codec_info", "decoded", "export_avif_filter",
+           "export_context", "export_hyperprior", "export_postfilter", "export_signal", "export_vqvae",
+           "hyperprior_of", "level_count", "load_base_model", "load_codec", "read_weights", "shipped_sha256",
+           "weights_family", "weights_sha256"]
 
 
 def codec_info(name: str) -> Any:

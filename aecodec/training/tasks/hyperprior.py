@@ -12,9 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import AecError, ModelMismatchError
+from ...eval.metrics import db_from_mse
 from ...models.hyperprior import Hyperprior, HyperpriorConfig
 from ..batches import as_float, sample_batch
-from ...eval.metrics import db_from_mse
 from ..losses import rd_loss
 from ..options import TaskOptions, option
 from .base import Task

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ...eval.metrics import db_from_mse
 from ...errors import AecError
+from ...eval.metrics import db_from_mse
 from ...models.postfilter import PostFilter, PostFilterConfig
 from ..batches import WindowSampler, as_float
 from ..data import cached

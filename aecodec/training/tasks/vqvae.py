@@ -11,7 +11,7 @@ from torch import nn
 
 from ...errors import AecError
 from ..options import TaskOptions, TrainOptions
-from ..vqvae import LEVELS, MIN_PER_10MP, VQConfig, VQVAE, ecvq_init, usage_report
+from ..vqvae import LEVELS, MIN_PER_10MP, VQVAE, VQConfig, ecvq_init, usage_report
 from .codec_layer import export_vqvae, load_codec, shipped_sha256
 from .common import frozen_latents, read_state
 from .hyperprior import HyperpriorTask, metric_option
