@@ -22,7 +22,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "encode": "api", "encode_many": "api", "decode": "api", "decode_many": "api", "encode_array": "api",
-    "decode_array": "api", "load": "api", "inspect": "fileinfo", "FileInfo": "fileinfo",
+    "decode_array": "api", "load": "api", "import_compressai": "api", "inspect": "fileinfo", "FileInfo": "fileinfo",
+    "encode_folder": "folders", "decode_folder": "folders", "FolderReport": "folders", "FileResult": "folders",
 }
 
 
@@ -36,8 +37,9 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "AecError", "AecWarning", "CodecInfo", "FileInfo", "FormatError", "InputImageError", "ModelMismatchError",
-    "OutputError", "UnknownCodecError", "decode", "decode_array", "decode_many", "encode", "encode_array",
-    "encode_many", "get_codec", "inspect", "list_codecs", "load", "__version__",
+    "AecError", "AecWarning", "CodecInfo", "FileInfo", "FileResult", "FolderReport", "FormatError", "InputImageError",
+    "ModelMismatchError", "OutputError", "UnknownCodecError", "decode", "decode_array", "decode_folder",
+    "decode_many", "encode", "encode_array", "encode_folder", "encode_many", "get_codec", "import_compressai",
+    "inspect", "list_codecs", "load", "__version__",
 ]
 from . import pillow_plugin  # noqa: E402,F401  (registers .aec with Pillow)

@@ -16,6 +16,7 @@ from PIL import Image
 
 from . import variants
 from .arrays import load_array
+from .codecs.weights_file import weights_metadata
 from .contract import Coded
 from .errors import AecError, FormatError, InputImageError, UnknownCodecError
 from .format import container, payload
@@ -23,9 +24,10 @@ from .format.container import Container
 from .format.payload import TILE, TILE_ABOVE, tiles, tiling_problem
 from .image import (EXACT_MAX_SIDE, exact_bytes, exact_pixels, join_image, open_image, pad_to, split_pixels, to_uint8,
                     unit_range)
-from .registry import CodecInfo
+from .registry import COMPRESSAI_ARCHS, CodecInfo
 
-__all__ = ["decode", "decode_array", "decode_many", "encode", "encode_array", "encode_many", "load"]
+__all__ = ["decode", "decode_array", "decode_many", "encode", "encode_array", "encode_many", "import_compressai",
+           "load"]
 
 # What a payload can raise when its bytes passed the CRC but do not parse: the file's fault, reported as a
 # FormatError. Anything else (a bug, out of memory) is not the file's fault and propagates as it is.
@@ -320,3 +322,15 @@ def decode_array(data: bytes, weights: str | Path | None = None) -> np.ndarray:
         raise FormatError(f"corrupted .aec array payload: {e}") from None
     return out.reshape(p["shape"]).astype(p["dtype"])
 
+
+def import_compressai(checkpoint: str | Path, arch: str, output: str | Path) -> dict:
+    """Turn a CompressAI zoo checkpoint of ``arch`` (a key of ``aecodec.registry.COMPRESSAI_ARCHS``) into an
+    aecodec weights file at ``output`` (provenance JSON beside it) whose files decode exactly on every machine;
+    returns the written file's metadata (codec, N, M, source SHA-256)."""
+    from .codecs.imported import import_compressai as run  # CompressAI itself: only when importing
+
+    if arch not in COMPRESSAI_ARCHS:
+        known = ", ".join(sorted(COMPRESSAI_ARCHS))
+        raise UnknownCodecError(f"unknown CompressAI architecture {arch!r} (known: {known})")
+    run(Path(checkpoint), arch, Path(output), COMPRESSAI_ARCHS[arch])
+    return weights_metadata(output)

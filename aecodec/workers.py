@@ -13,9 +13,13 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
 
-partial: set[str] = set()  # temporary files being written by this process (``register``ed by their writer)
+partial: set[str] = set()  # temporary files being written by this process (``aecodec.files.write_atomic``)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def init_worker(threads: int = 0) -> None:
@@ -44,3 +48,39 @@ def _end_with(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
     _end()
+
+
+def imap(fn: Callable[[T], R], tasks: Iterable[T], jobs: int) -> Iterator[R]:
+    """``fn`` over ``tasks`` in ``jobs`` spawned worker processes, results in order. Workers start with Ctrl-C
+    ignored (an ignored signal stays ignored across exec): the terminal sends it to every process of the run, and
+    only this one acts on it. When the caller stops early (Ctrl-C, an error, or closing this iterator), the
+    workers end at once, mid-file, removing what they were writing."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    before = set(multiprocessing.active_children())
+    with _sigint_ignored():
+        pool = ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=init_worker)
+        results = pool.map(fn, tasks)  # submits every task: every worker starts here
+    try:
+        yield from results
+    except BaseException:
+        for process in set(multiprocessing.active_children()) - before:  # this run's workers
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored inside, for the processes started there; only the main thread can set signals (elsewhere
+    they never arrive: nothing to do)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

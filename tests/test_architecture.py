@@ -106,7 +106,8 @@ def test_runtime_imports_no_training_eval_or_toolkit_code():
 def test_no_module_is_too_long_and_none_cites_an_issue():
     for path in list(PKG.rglob("*.py")) + list((ROOT / "cli").rglob("*.py")):
         text = path.read_text()
-        assert len(text.splitlines()) <= 450 or path.parent.name == "cli", f"{path.name}: {len(text.splitlines())} lines"
+        limit = 350 if path.parent == ROOT / "cli" else 450  # the command line stays a thin layer over the library
+        assert len(text.splitlines()) <= limit, f"{path.name}: {len(text.splitlines())} lines"
         assert not re.search(r"\bissues? \d", text, re.I), f"{path.relative_to(ROOT)} cites an issue number"
 
 

@@ -1,5 +1,5 @@
-"""Named datasets (datasets.toml), the train/validation split, in-memory crop sets for training, the cache of the
-data a run derives once, and synthetic signals.
+"""In-memory crop sets for training, the cache of the data a run derives once, and synthetic signals; named
+datasets and the train/validation split come from ``aecodec.datasets`` (re-exported here).
 
 Training keeps its crops in memory as one uint8 tensor: on 2 CPU cores JPEG decoding per step would cost as much
 as the step, and on a GPU the whole set fits in device memory. A *pack* stores such crops as JPEG (q95, 4:4:4)
@@ -7,12 +7,8 @@ in one ``.npz`` file, small enough to carry to a GPU machine.
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import os
 import time
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -20,73 +16,16 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..datasets import (  # noqa: F401  (the datasets' names, where training's callers import them)
+    IMAGE_SUFFIXES,
+    DatasetSpec,
+    datasets_toml,
+    is_validation,
+    load_datasets,
+    resolve_images,
+    split,
+)
 from ..errors import AecError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    root: Path
-    globs: tuple[str, ...]
-    role: str = ""
-    licence: str = ""
-
-    def files(self) -> list[Path]:
-        if not self.root.is_dir():
-            raise AecError(f"dataset {self.name!r}: folder {self.root} does not exist (point "
-                           f"AECODEC_DATASET_{self.name.upper()} at a folder of its images, or name a folder)")
-        found = {p for g in self.globs for p in self.root.glob(g) if p.is_file()}
-        return sorted(found)
-
-
-def datasets_toml() -> Path:
-    """The project's datasets.toml: $AECODEC_DATASETS_TOML, else the repository's, else ./datasets.toml."""
-    env = os.environ.get("AECODEC_DATASETS_TOML")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2] / "datasets.toml"
-    return repo if repo.exists() else Path.cwd() / "datasets.toml"
-
-
-def load_datasets(toml_path: Path | None = None) -> dict[str, DatasetSpec]:
-    path = toml_path or datasets_toml()
-    if not path.exists():
-        return {}
-    table = tomllib.loads(path.read_text())
-    out = {}
-    for name, entry in table.items():
-        root = os.environ.get(f"AECODEC_DATASET_{name.upper()}") or (path.parent / entry["path"])
-        out[name] = DatasetSpec(name, Path(root).resolve(), tuple(entry.get("globs", ["*"])),
-                                entry.get("role", ""), entry.get("licence", ""))
-    return out
-
-
-def resolve_images(name_or_path: str, limit: int | None = None) -> list[Path]:
-    """Image files of a named dataset or of a folder, in sorted order; ``limit`` takes the first N."""
-    p = Path(name_or_path)
-    if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
-    else:
-        specs = load_datasets()
-        if name_or_path not in specs:
-            raise AecError(f"unknown dataset {name_or_path!r}: not a folder nor a name in {datasets_toml()}")
-        files = specs[name_or_path].files()
-    if not files:
-        raise AecError(f"dataset {name_or_path!r} has no images")
-    return files[:limit] if limit else files
-
-
-def is_validation(path: Path, percent: int = 3) -> bool:
-    """Deterministic split by file name hash: stable when files are added elsewhere."""
-    return int(hashlib.sha1(path.name.encode()).hexdigest(), 16) % 100 < percent
-
-
-def split(paths: list[Path], percent: int = 3) -> tuple[list[Path], list[Path]]:
-    train = [p for p in paths if not is_validation(p, percent)]
-    val = [p for p in paths if is_validation(p, percent)]
-    return train, val
 
 
 def random_crops(paths: list[Path], size: int, per_image: int, seed: int) -> torch.Tensor:

@@ -1,0 +1,243 @@
+"""Coding files on disk, as the command line and folder runs do: inputs are refused from their header (not an
+image, too large, already an .aec file) and outputs before any work (exists, a folder, no such folder), so a bad
+argument costs no model load; every output is written atomically, so no reader ever sees part of a file.
+
+Torch-free until a function codes: checks answer before PyTorch loads.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from PIL import Image, UnidentifiedImageError
+
+from . import workers
+from .codecs.weights_file import file_mode
+from .errors import AecError, AecWarning, InputImageError, OutputError
+from .format.container import MAGIC
+
+# Images above this are refused unless asked for: 100 MP codes within the 2.5 GB memory bar in tiles
+# (bench/results/memory_100mp.json: 1.9 GiB encode, 2.2 GiB decode); a small file can declare a huge image.
+MAX_PIXELS = 120_000_000
+# formats that store no alpha: an RGBA/LA image is flattened (with a warning), as image editors do on export
+_NO_ALPHA = {"JPEG", "BMP", "PPM", "EPS", "PCX"}
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """How to encode an image: a quality or at most one rate target (``bpp``, ``max_bytes``, ``psnr``), and
+    the largest image accepted (``max_pixels``, 0: any). One picklable value, as worker processes need."""
+
+    codec: str | None = None
+    quality: float | None = None
+    bpp: float | None = None
+    max_bytes: int | None = None
+    psnr: float | None = None
+    effort: int = 0
+    weights: str | Path | None = None
+    device: str = "cpu"
+    max_pixels: int = MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if sum(v is not None for v in (self.quality, self.bpp, self.max_bytes, self.psnr)) > 1:
+            raise AecError("give at most one of quality, bpp, max_bytes, psnr")
+
+    @property
+    def targets(self) -> bool:
+        """Whether a rate target picks the quality (a search per image) rather than ``quality``."""
+        return any(v is not None for v in (self.bpp, self.max_bytes, self.psnr))
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> cuda when available, else cpu; an unavailable cuda is refused before any model loads."""
+    if device == "cpu":
+        return device
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise AecError("--device cuda: no CUDA device is available")
+    return device
+
+
+def check_output(path: Path, force: bool) -> None:
+    """Refuse an output that is a folder, exists (unless ``force``) or has no folder to go in, before any work."""
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder: name an output file")
+    if path.exists() and not force:
+        raise OutputError(f"{path} exists (use --force to overwrite)")
+    if not path.parent.is_dir():
+        raise OutputError(f"output folder {path.parent} does not exist")
+
+
+def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
+    """Write ``data`` (bytes, or a function that writes into the open file) via a temporary file in the same
+    folder and rename: readers never see a partial file, and a worker ended mid-write removes it
+    (``aecodec.workers``). The file gets the mode a plain ``open()`` would give it (0666 less the umask), not
+    the temporary file's 0600."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    workers.partial.add(tmp)
+    try:
+        os.fchmod(fd, file_mode())
+        with os.fdopen(fd, "wb") as f:
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                data(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        workers.partial.discard(tmp)
+
+
+def read_input(path: Path) -> bytes:
+    """A file's bytes, or an ``InputImageError`` that says why not."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputImageError(f"no such file: {path}") from None
+    except OSError as e:
+        raise InputImageError(f"cannot read {path}: {e.strerror}") from None
+
+
+def is_aec(path: Path) -> bool:
+    """Whether ``path`` starts like an .aec file (unreadable files are left to their reader to report)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+def check_image(path: Path, max_pixels: int = MAX_PIXELS) -> None:
+    """Refuse, from its header and before anything loads, an input that is already an .aec file (encoding it
+    would lose quality twice), no image, or larger than ``max_pixels`` (0: any)."""
+    if is_aec(path):
+        raise InputImageError(f"{path} is already an .aec file (decode it with `aecodec decode`)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is ours, just below
+            bound, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                im = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = bound
+        with im:
+            check_pixels(im, max_pixels, path)
+    except FileNotFoundError:
+        raise InputImageError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise InputImageError(f"{path} is a folder") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise InputImageError(f"cannot read image {path}: {e}") from None
+
+
+def check_pixels(im: Image.Image, max_pixels: int, name: str | Path) -> None:
+    """Refuse an opened (not yet loaded) image larger than ``max_pixels`` (0: any)."""
+    if max_pixels and im.width * im.height > max_pixels:
+        raise InputImageError(f"{name}: {im.width}x{im.height} is {im.width * im.height / 1e6:.3g} megapixels, above "
+                              f"the limit of {max_pixels / 1e6:.3g} (--max-pixels N raises it, 0 removes it)")
+
+
+def image_format(path: Path) -> str:
+    """The Pillow format an image output's suffix names; an unknown suffix or .aec is refused before a decode."""
+    ext = path.suffix.lower()
+    Image.init()
+    if ext not in Image.EXTENSION:
+        raise OutputError(f"unknown image format for output {path} (use .png, .jpg, .webp, ...)")
+    if Image.EXTENSION[ext] == "AEC":
+        raise OutputError(f"{path}: decode writes images (.png, .jpg, .webp, ...); an .aec output would code "
+                          "the decoded image a second time")
+    return Image.EXTENSION[ext]
+
+
+def save_image(im: Image.Image, out: Path | None, f: BinaryIO) -> None:
+    """Write a decoded image to the open file ``f`` in the format of ``out``'s suffix (PNG for None). Formats
+    without alpha get the image flattened, with an ``AecWarning``."""
+    fmt = "PNG" if out is None else image_format(out)
+    if fmt in _NO_ALPHA and im.mode in ("RGBA", "LA"):
+        warnings.warn(f"{fmt} stores no alpha: the alpha channel was dropped", AecWarning, stacklevel=3)
+        im = im.convert("RGB" if im.mode == "RGBA" else "L")
+    try:
+        im.save(f, fmt)
+    except (KeyError, ValueError, OSError) as e:
+        raise AecError(f"cannot write this image as {fmt}: {e}") from None
+
+
+def image_bytes(im: Image.Image, out: Path | None) -> bytes:
+    """A decoded image in the format of ``out``'s suffix (PNG for None)."""
+    buf = io.BytesIO()
+    save_image(im, out, buf)
+    return buf.getvalue()
+
+
+def encode_image(src: str | Path | Image.Image, options: EncodeOptions) -> bytes:
+    """.aec bytes of an image at ``options``' quality, or at the quality its rate target picks (a target out
+    of reach is an ``AecError`` that says what is reachable)."""
+    from .api import encode
+
+    o, device = options, resolve_device(options.device)
+    if o.targets:
+        from .eval.ratecontrol import encode_to_target
+
+        return encode_to_target(src, bpp=o.bpp, max_bytes=o.max_bytes, psnr=o.psnr, codec=o.codec, device=device,
+                                effort=o.effort, weights=o.weights, strict=True)
+    return encode(src, codec=o.codec, quality=o.quality, device=device, effort=o.effort, weights=o.weights)
+
+
+def encode_file(src: Path, out: Path, options: EncodeOptions, force: bool = False) -> bytes:
+    """Encode the image file ``src`` to ``out`` (atomically), every refusal before the encode; returns the bytes."""
+    check_image(src, options.max_pixels)
+    check_output(out, force)
+    data = encode_image(src, options)
+    write_atomic(out, data)
+    return data
+
+
+def decode_data(data: bytes, out: Path | None, device: str = "cpu",
+                weights: str | Path | None = None) -> bytes | Image.Image:
+    """What decoding .aec bytes for ``out`` gives: an array's .npy bytes (``out`` must then be a .npy file), or
+    the image; None stands for a stream (PNG). An output format that cannot be written is refused before the
+    decode, not after."""
+    from .fileinfo import inspect
+
+    if inspect(data).mode == "F":
+        if out is not None and out.suffix.lower() != ".npy":
+            raise OutputError(f"this .aec file holds an array: write it to a .npy file, not {out.name}")
+        from .api import decode_array
+        from .arrays import to_npy
+
+        return to_npy(decode_array(data, weights=weights))
+    if out is not None:
+        image_format(out)
+    from .api import decode  # PyTorch: only once every refusal has been made
+
+    return decode(data, device=resolve_device(device), weights=weights)
+
+
+def decode_file(src: Path, out: Path, device: str = "cpu", weights: str | Path | None = None,
+                force: bool = False) -> bytes | Image.Image:
+    """Decode the .aec file ``src`` to ``out`` (atomically), in the format of its suffix; returns what was
+    decoded (``decode_data``). An image is written straight into the temporary file: a 100 MP PNG is never held
+    in memory as well."""
+    check_output(out, force)
+    d = decode_data(read_input(src), out, device, weights)
+    write_atomic(out, d if isinstance(d, bytes) else lambda f: save_image(d, out, f))
+    return d
+

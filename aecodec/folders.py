@@ -1,0 +1,192 @@
+"""Folder runs: every image (or .aec file) under a folder coded into another folder, relative paths kept.
+
+A run is refused before anything is written when two inputs would be written to one output (a.png and a.jpg ->
+a.aec); it resumes, skipping inputs whose output exists (unless ``force``); a file that fails is reported and the
+others are still written. Outputs are written atomically, and worker processes (``jobs``) never outlive the run
+nor leave a partial file (``aecodec.workers``), so an interrupted run leaves only complete outputs to resume from.
+"""
+from __future__ import annotations
+
+import warnings
+from contextlib import closing
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterator
+
+from . import workers
+from .datasets import folder_images
+from .errors import AecError, AecWarning, InputImageError, OutputError
+from .files import (
+    MAX_PIXELS,
+    EncodeOptions,
+    check_image,
+    decode_file,
+    encode_file,
+    image_bytes,
+    read_input,
+    resolve_device,
+    write_atomic,
+)
+from .variants import encode_settings
+
+__all__ = ["FileResult", "FolderReport", "decode_folder", "encode_folder"]
+
+
+@dataclass
+class FileResult:
+    """One file of a folder run: its input and output, why it failed (None: written) and its warnings."""
+
+    src: Path
+    out: Path
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FolderReport:
+    """What a folder run did, by input file: ``done`` (written), ``skipped`` (its output existed, without
+    ``force``), ``failed`` (with the reason). ``clashes`` maps an output to the inputs that would all be written
+    there: with any clash, the run was refused and nothing was written."""
+
+    src: Path
+    dst: Path
+    done: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: dict[Path, str] = field(default_factory=dict)
+    clashes: dict[Path, list[Path]] = field(default_factory=dict)
+
+    @property
+    def clash_message(self) -> str:
+        """The first clash, and how many there are, in one line ('' when there is none)."""
+        if not self.clashes:
+            return ""
+        out, inputs = next(iter(self.clashes.items()))
+        names = " and ".join(str(p.relative_to(self.src)) for p in inputs)
+        return (f"{names} would both be written to {out.relative_to(self.dst)} ({len(self.clashes)} such clash(es)):"
+                " rename or move one of each")
+
+
+FileCallback = Callable[[FileResult], None]
+_Task = tuple[Path, Path, Callable[[Path, Path], object]]  # (input, output, what codes one into the other)
+
+
+def encode_folder(src: str | Path, dst: str | Path | None = None, *, codec: str | None = None,
+                  quality: float | None = None, bpp: float | None = None, max_bytes: int | None = None,
+                  psnr: float | None = None, effort: int = 0, weights: str | Path | None = None, device: str = "cpu",
+                  max_pixels: int = MAX_PIXELS, force: bool = False, jobs: int = 0, batch: int = 1,
+                  progress: bool = False, on_file: FileCallback | None = None) -> FolderReport:
+    """Encode every image under ``src`` to ``dst`` (default: ``src``) as .aec files, relative paths kept.
+
+    Settings as for ``aecodec.encode`` or a rate target (``aecodec.eval.ratecontrol``); bad ones are refused
+    once, before any file. ``jobs``: worker processes (0: code in this process). ``batch`` > 1 codes that many
+    images per pass in this process (use 8 or more on a GPU); rate targets are per image and keep to one at a
+    time. ``progress`` shows a progress bar on a terminal; ``on_file`` is called here as each file is done."""
+    encode_settings(codec, quality, effort, weights)
+    device = resolve_device(device)
+    options = EncodeOptions(codec, quality, bpp, max_bytes, psnr, effort, weights, device, max_pixels)
+    src = Path(src)
+
+    def many(srcs: list[Path], outs: list[Path]) -> list[bytes]:
+        from .api import encode_many
+
+        for s in srcs:  # a file the checks refuse sends its batch file by file, which reports it
+            check_image(s, max_pixels)
+        return encode_many(srcs, codec=codec, quality=quality, device=device, effort=effort, batch_size=batch,
+                           weights=weights)
+
+    code = partial(encode_file, options=options, force=True)
+    return _run("encode", src, dst, folder_images(src), ".aec", code, jobs,
+                batch if not options.targets else 1, many, force, progress, on_file)
+
+
+def decode_folder(src: str | Path, dst: str | Path | None = None, *, device: str = "cpu",
+                  weights: str | Path | None = None, force: bool = False, jobs: int = 0, batch: int = 1,
+                  progress: bool = False, on_file: FileCallback | None = None) -> FolderReport:
+    """Decode every .aec file under ``src`` to a PNG image under ``dst`` (default: ``src``), relative paths kept;
+    ``weights``, ``jobs``, ``batch``, ``progress`` and ``on_file`` as for ``encode_folder``."""
+    device = resolve_device(device)
+    src = Path(src)
+
+    def many(srcs: list[Path], outs: list[Path]) -> list[bytes]:
+        from .api import decode_many
+
+        images = decode_many([read_input(s) for s in srcs], device=device, batch_size=batch, weights=weights)
+        return [image_bytes(im, out) for im, out in zip(images, outs)]
+
+    code = partial(decode_file, device=device, weights=weights, force=True)
+    sources = sorted(p for p in src.rglob("*.aec") if p.is_file())
+    return _run("decode", src, dst, sources, ".png", code, jobs, batch, many, force, progress, on_file)
+
+
+def _run(kind: str, src: Path, dst: str | Path | None, sources: list[Path], suffix: str,
+         code: Callable[[Path, Path], object], jobs: int, batch: int,
+         many: Callable[[list[Path], list[Path]], list[bytes]], force: bool, progress: bool,
+         on_file: FileCallback | None) -> FolderReport:
+    """The run both directions share: plan every output (clashes refuse the run, existing outputs are
+    skipped), then code the rest, one file at a time, in batches, or in worker processes."""
+    from tqdm import tqdm
+
+    if not src.is_dir():
+        raise InputImageError(f"{src} is not a folder")
+    dst = Path(dst) if dst is not None else src
+    if not dst.is_dir():
+        raise OutputError(f"output folder {dst} does not exist")
+    report = FolderReport(src, dst)
+    outputs: dict[Path, list[Path]] = {}
+    for s in sources:
+        outputs.setdefault(dst / s.relative_to(src).with_suffix(suffix), []).append(s)
+    report.clashes = {out: inputs for out, inputs in outputs.items() if len(inputs) > 1}
+    if report.clashes:  # one result would silently replace another
+        return report
+    tasks: list[_Task] = []
+    for out, (s,) in outputs.items():
+        if out.exists() and not force:
+            report.skipped.append(s)
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tasks.append((s, out, code))
+    if batch > 1:
+        results = _batched(tasks, batch, many)
+    else:
+        results = workers.imap(_code, tasks, jobs) if jobs > 0 else (_code(t) for t in tasks)
+    with closing(results):  # an interrupted run stops its workers here, not when the iterator is collected
+        for r in tqdm(results, total=len(tasks), desc=kind, dynamic_ncols=True, disable=None if progress else True):
+            if r.error is None:
+                report.done.append(r.src)
+            else:
+                report.failed[r.src] = r.error
+            if on_file is not None:
+                on_file(r)
+    return report
+
+
+def _code(task: _Task) -> FileResult:
+    """One file of a folder run, wherever it runs: its refusal and warnings come back to be reported, not
+    printed as Python prints them."""
+    src, out, code = task
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code(src, out)
+            error = None
+        except AecError as e:
+            error = str(e)
+    return FileResult(src, out, error, [str(w.message) for w in caught if issubclass(w.category, AecWarning)])
+
+
+def _batched(tasks: list[_Task], batch: int,
+             many: Callable[[list[Path], list[Path]], list[bytes]]) -> Iterator[FileResult]:
+    """Tasks ``batch`` at a time through ``many`` (``encode_many``/``decode_many``) in this process: the GPU
+    path. A batch that fails is redone file by file, so one bad file is reported and the others are still
+    written."""
+    for i in range(0, len(tasks), batch):
+        chunk = tasks[i:i + batch]
+        try:
+            datas = many([t[0] for t in chunk], [t[1] for t in chunk])
+        except AecError:
+            yield from map(_code, chunk)
+            continue
+        for (src, out, _), data in zip(chunk, datas):
+            write_atomic(out, data)
+            yield FileResult(src, out)

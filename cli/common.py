@@ -1,0 +1,86 @@
+"""What every command shares: one line and an exit code per error (``aecodec.errors.EXIT_CODES``), the
+verbosity the group options set, stdout for pipes, and the messages of folder runs."""
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import click
+
+from aecodec.errors import AecError, AecWarning, OutputError
+from aecodec.files import check_output, write_atomic
+
+if TYPE_CHECKING:
+    from aecodec.folders import FileResult, FolderReport
+
+VERBOSITY = {"level": 1}  # 0 quiet, 1 normal, 2 verbose; set by the group options
+
+
+def run_body(fn: Callable[[], None]) -> None:
+    """Run a command body: AecError -> one line on stderr and its exit code, never a traceback."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fn()
+        for w in caught:
+            if issubclass(w.category, AecWarning) and VERBOSITY["level"] > 0:
+                click.echo(f"aecodec: warning: {w.message}", err=True)
+    except AecError as e:
+        click.echo(f"aecodec: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("aecodec: interrupted", err=True)
+        sys.exit(130)
+
+
+def say(msg: str) -> None:
+    """A line of what was done, with -v only."""
+    if VERBOSITY["level"] >= 2:
+        click.echo(f"aecodec: {msg}", err=True)
+
+
+def to_stdout(output: Path | None) -> bool:
+    return output is None or str(output) == "-"
+
+
+def check_piped_output(output: Path | None, force: bool) -> None:
+    """Pipes check a file output before any work, like every other command; binary data never goes to a
+    terminal."""
+    if not to_stdout(output):
+        check_output(output, force)
+    elif click.get_binary_stream("stdout").isatty():
+        raise OutputError("will not write binary data to a terminal: redirect stdout or give -o FILE")
+
+
+def emit(data: bytes, output: Path | None) -> None:
+    """Write to stdout (output '-' or none with stdin input), else atomically to the (checked) file."""
+    if to_stdout(output):
+        stream = click.get_binary_stream("stdout")
+        stream.write(data)
+        stream.flush()
+    else:
+        write_atomic(output, data)
+
+
+def folder_run(kind: str, code: Callable[..., FolderReport], **kwargs) -> None:
+    """Run ``aecodec.encode_folder``/``decode_folder`` with a progress bar and each file's warnings as it is
+    done; then one summary line and the failed files, exit 1 if any failed (7 for clashing outputs)."""
+    report = code(progress=True, on_file=_warn, **kwargs)
+    if report.clashes:
+        raise OutputError(report.clash_message)
+    if VERBOSITY["level"] > 0:
+        click.echo(f"{kind}d {len(report.done)} file(s), skipped {len(report.skipped)} existing, "
+                   f"{len(report.failed)} failed", err=True)
+    for src, err in report.failed.items():
+        click.echo(f"  {src}: {err}", err=True)
+    if report.failed:
+        raise AecError(f"{len(report.failed)} file(s) failed")
+
+
+def _warn(result: FileResult) -> None:
+    from tqdm import tqdm
+
+    for message in result.warnings if VERBOSITY["level"] > 0 else ():
+        tqdm.write(f"aecodec: warning: {result.src}: {message}", file=sys.stderr)
