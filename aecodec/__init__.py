@@ -12,7 +12,15 @@ from __future__ import annotations
 import warnings
 from importlib import import_module
 
-from .errors import AecError, AecWarning, FormatError, InputImageError, ModelMismatchError, OutputError, UnknownCodecError
+from .errors import (
+    AecError,
+    AecWarning,
+    FormatError,
+    InputImageError,
+    ModelMismatchError,
+    OutputError,
+    UnknownCodecError,
+)
 from .registry import CodecInfo, get_codec, list_codecs
 
 # compressai decorates functions with torch.jit.script at import; torch 2.14 warns about it on every start.

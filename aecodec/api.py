@@ -22,8 +22,17 @@ from .errors import AecError, FormatError, InputImageError, UnknownCodecError
 from .format import container, payload
 from .format.container import Container
 from .format.payload import TILE, TILE_ABOVE, tiles, tiling_problem
-from .image import (EXACT_MAX_SIDE, exact_bytes, exact_pixels, join_image, open_image, pad_to, split_pixels, to_uint8,
-                    unit_range)
+from .image import (
+    EXACT_MAX_SIDE,
+    exact_bytes,
+    exact_pixels,
+    join_image,
+    open_image,
+    pad_to,
+    split_pixels,
+    to_uint8,
+    unit_range,
+)
 from .registry import COMPRESSAI_ARCHS, CodecInfo
 
 __all__ = ["decode", "decode_array", "decode_many", "encode", "encode_array", "encode_many", "import_compressai",

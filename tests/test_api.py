@@ -5,9 +5,8 @@ import pytest
 from PIL import Image
 
 import aecodec
-from aecodec.format import container as bitstream
 from aecodec.errors import FormatError, InputImageError, ModelMismatchError, UnknownCodecError
-
+from aecodec.format import container as bitstream
 from tests.conftest import noise_image
 
 
@@ -70,7 +69,8 @@ def test_unreadable_input(tmp_path):
 
 def test_inspect(data):
     fi = aecodec.inspect(data)
-    assert (fi.codec, fi.width, fi.height, fi.quality, fi.bytes) == (aecodec.get_codec(None).name, 70, 50, 4.0, len(data))
+    default = aecodec.get_codec(None).name
+    assert (fi.codec, fi.width, fi.height, fi.quality, fi.bytes) == (default, 70, 50, 4.0, len(data))
     assert fi.bpp == pytest.approx(8 * len(data) / 3500) and fi.decodable
     assert fi.compression_ratio == pytest.approx(3 * 3500 / len(data))
 
@@ -155,8 +155,9 @@ def test_16_bit_colour_is_reduced_to_8_bits_with_a_warning(tmp_path):
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    (tmp_path / "c16.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
-                                       + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+    png = b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    (tmp_path / "c16.png").write_bytes(png)
     with pytest.warns(AecWarning, match="16-bit RGB image coded with 8 bits"):
         data = aecodec.encode(tmp_path / "c16.png", quality=10)
     assert aecodec.decode(data).size == (w, h)

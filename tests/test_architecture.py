@@ -126,7 +126,8 @@ def test_encode_decode_load_no_training_plotting_or_compressai_module():
     package (its compiled rANS coder is loaded by file) or of what that package pulls in."""
     probe = ("import sys\nimport aecodec\nd = aecodec.encode('tests/data/sample.png', quality=2)\n"
              "aecodec.decode(d)\n"
-             f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN[:7]!r} or m.startswith({FORBIDDEN[7:]!r})]\n"
+             f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN[:7]!r}"
+             f" or m.startswith({FORBIDDEN[7:]!r})]\n"
              "print(' '.join(sorted(bad)))")
     r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -182,3 +183,10 @@ def test_every_codec_implements_the_contract():
 def test_a_codec_without_shipped_weights_asks_for_them():
     with pytest.raises(aecodec.ModelMismatchError, match="--weights FILE"):
         aecodec.load("compressai-hyperprior")
+
+
+def test_ruff_finds_nothing():
+    """The lint configured in pyproject.toml ([tool.ruff]) holds over the whole repository."""
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-500:]

@@ -2,10 +2,10 @@ import json
 from pathlib import Path
 
 import pytest
+from aecodec.cli.main import main
 from click.testing import CliRunner
 
 import aecodec
-from aecodec.cli.main import main
 
 pytestmark = pytest.mark.slow
 
@@ -165,7 +165,6 @@ def test_kill_9_leaves_no_partial_output(tmp_path):
     import time
 
     import aecodec
-
     from tests.conftest import noise_image
 
     src = tmp_path / "big.png"
@@ -228,7 +227,8 @@ def test_outputs_follow_the_umask(runner, tmp_path, sample_path):
 
     old = os.umask(0o022)
     try:
-        assert runner.invoke(main, ["encode", str(sample_path), "-o", str(tmp_path / "a.aec"), "-q", "1"]).exit_code == 0
+        r = runner.invoke(main, ["encode", str(sample_path), "-o", str(tmp_path / "a.aec"), "-q", "1"])
+        assert r.exit_code == 0
         assert runner.invoke(main, ["decode", str(tmp_path / "a.aec"), "-o", str(tmp_path / "a.png")]).exit_code == 0
     finally:
         os.umask(old)
@@ -260,7 +260,8 @@ def test_trained_weights_code_with_weights_and_refuse_without(runner, tmp_path, 
     (w,) = run.glob("*.safetensors")
     assert w.with_suffix(".json").exists()
     x = tmp_path / "x.aec"
-    assert runner.invoke(main, ["encode", str(sample_path), "--weights", str(w), "-o", str(x), "-q", "2"]).exit_code == 0
+    r = runner.invoke(main, ["encode", str(sample_path), "--weights", str(w), "-o", str(x), "-q", "2"])
+    assert r.exit_code == 0
     r = runner.invoke(main, ["decode", str(x), "--weights", str(w), "-o", str(tmp_path / "y.png")])
     assert r.exit_code == 0 and (tmp_path / "y.png").exists()
     r = runner.invoke(main, ["decode", str(x), "-o", str(tmp_path / "z.png")])
