@@ -2,10 +2,10 @@ import json
 from pathlib import Path
 
 import pytest
-from aecodec.cli.main import main
 from click.testing import CliRunner
 
 import aecodec
+from aecodec.cli.main import main
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from aecodec.cli.main import main
 from click.testing import CliRunner
 from compressai.models import (
     Cheng2020Anchor,
@@ -21,6 +20,7 @@ from compressai.models import (
 from PIL import Image
 
 import aecodec
+from aecodec.cli.main import main
 from aecodec.codecs.imported import import_compressai
 from aecodec.contract import ImageCodec
 from aecodec.errors import ModelMismatchError

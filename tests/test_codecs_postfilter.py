@@ -46,9 +46,9 @@ def test_refuses_a_filter_for_another_number_of_levels(tmp_path):
 def test_a_new_filter_is_a_weights_variant_without_a_codec_id_of_its_own(tmp_path, sample_path):
     """A new filter file is used with --weights and, once registered, by name and by hash alone; its files
     record the post-filter architecture's id (no new id), and the registry's code is untouched."""
-    from aecodec.cli.main import main
     from click.testing import CliRunner
 
+    from aecodec.cli.main import main
     from aecodec.registry import ARCHITECTURES, CODECS, CodecInfo, register
 
     w = _brightening(tmp_path)

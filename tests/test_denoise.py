@@ -1,10 +1,10 @@
 """`aecodec denoise`: the shipped denoising autoencoder removes noise, keeps size and mode, and tiles."""
 import numpy as np
-from aecodec.cli.main import main
 from click.testing import CliRunner
 from PIL import Image
 
 from aecodec.ae.denoise import denoise
+from aecodec.cli.main import main
 from aecodec.eval.metrics import psnr
 
 

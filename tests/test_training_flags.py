@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 import pytest
-from aecodec.cli.main import _train_command
 
 import aecodec
+from aecodec.cli.main import _train_command
 from aecodec.training.flags import command_line, flag_fields, from_flags, parse, train_command
 from aecodec.training.options import TrainOptions
 from aecodec.training.tasks.hyperprior import HyperpriorOptions
