@@ -19,6 +19,7 @@ from .arrays import load_array
 from .codecs.weights_file import weights_metadata
 from .contract import Coded
 from .errors import AecError, FormatError, InputImageError, UnknownCodecError
+from .files import read_input, resolve_device
 from .format import container, payload
 from .format.container import Container
 from .format.payload import TILE, TILE_ABOVE, tiles, tiling_problem
@@ -49,7 +50,7 @@ HALO = 64  # pixels of context beyond a window or tile edge, more than the trans
 def load(name: str | None = None, device: str = "cpu", weights: str | Path | None = None):
     """The ready-to-code codec (``aecodec.contract.ImageCodec`` or ``ArrayCodec``) of a registered codec, or
     of a compatible ``weights`` file; its trained ``nn.Module`` is ``.model`` where it has one."""
-    return variants.load(variants.resolve(name, weights), device, weights)
+    return variants.load(variants.resolve(name, weights), resolve_device(device), weights)
 
 
 def _file_id(info: CodecInfo, weights: str | Path | None) -> int:
@@ -58,10 +59,11 @@ def _file_id(info: CodecInfo, weights: str | Path | None) -> int:
     return info.architecture.codec_id if weights else info.codec_id
 
 
-def encode(image: str | Path | Image.Image, codec: str | None = None, quality: float | None = None,
-           device: str = "cpu", tile: int | None = None, effort: int = 0,
+def encode(image: str | Path | bytes | np.ndarray | Image.Image, codec: str | None = None,
+           quality: float | None = None, device: str = "cpu", tile: int | None = None, effort: int = 0,
            weights: str | Path | None = None) -> bytes:
-    """Compress an image (path or PIL image) to .aec bytes. ``quality`` may be fractional (1/16 steps).
+    """Compress an image (a path, image file bytes, a uint8 HxW/HxWx3/HxWx4 array or a PIL image) to .aec
+    bytes. ``quality`` may be fractional (1/16 steps).
     ``tile``: tile side in pixels (a multiple of 64 from 256 to 4096) to bound memory, or 0 for one tile;
     by default images above 2.4 megapixels use 1024-pixel tiles. ``effort`` 0..3 spends more encode time on
     smaller files (per-image latent refinement, ``aecodec.codecs.refine``); decoding is unaffected.
@@ -78,7 +80,7 @@ class _Prepared:
     tile: int
 
 
-def _prepare(image: str | Path | Image.Image, tile: int | None) -> _Prepared:
+def _prepare(image: str | Path | bytes | np.ndarray | Image.Image, tile: int | None) -> _Prepared:
     im = open_image(image)
     if not (1 <= im.width <= container.MAX_SIDE and 1 <= im.height <= container.MAX_SIDE):
         raise InputImageError(f"image size {im.width}x{im.height} outside 1..{container.MAX_SIDE}")
@@ -107,6 +109,7 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
     ``batch_size`` at a time (use 8 or more on a GPU; 1 keeps CPU memory lowest). Each file is the same bytes
     ``encode`` writes for its image alone."""
     info, q16 = variants.encode_settings(codec, quality, effort, weights)
+    device = resolve_device(device)
     if batch_size < 1:
         raise AecError(f"batch size must be at least 1, not {batch_size}")
     prepared = [_prepare(im, tile) for im in images]
@@ -179,9 +182,9 @@ def _exact_streams(p: _Prepared, budget: int) -> list[bytes] | None:
     return out
 
 
-def decode(data: bytes, device: str = "cpu", weights: str | Path | None = None) -> Image.Image:
-    """Decompress .aec bytes to a PIL image of the original size and mode. ``weights``: the weights file the
-    image was encoded with, when it was not the shipped one."""
+def decode(data: bytes | str | Path, device: str = "cpu", weights: str | Path | None = None) -> Image.Image:
+    """Decompress .aec bytes (or the .aec file at a path) to a PIL image of the original size and mode.
+    ``weights``: the weights file the image was encoded with, when it was not the shipped one."""
     return decode_many([data], device, weights=weights)[0]
 
 
@@ -199,9 +202,18 @@ class _Parsed:
         return Coded(self.c.streams[n * k:n * k + n], self.digests[n * k:n * k + n])
 
 
+def aec_bytes(data: bytes | str | Path) -> bytes:
+    """The bytes of an .aec file given as bytes or as a path."""
+    if isinstance(data, (str, Path)):
+        return read_input(Path(data))
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise FormatError(f"cannot decode a {type(data).__name__}: give .aec bytes or a path")
+
+
 def _parse(data: bytes, weights: str | Path | None) -> _Parsed:
     """Every container check that needs no model: fields, tiling, stream count, header and alpha digests."""
-    c = container.unpack(bytes(data))
+    c = container.unpack(data)
     info = variants.codec_of(c, weights)
     if info.kind != "image" or c.mode == "F":
         raise FormatError(f"this .aec file holds an array (codec {info.name!r}): use aecodec.decode_array "
@@ -220,13 +232,14 @@ def _parse(data: bytes, weights: str | Path | None) -> _Parsed:
     return _Parsed(c, info, parts, digests, alpha)
 
 
-def decode_many(datas: list[bytes], device: str = "cpu", batch_size: int = 1,
+def decode_many(datas: list[bytes | str | Path], device: str = "cpu", batch_size: int = 1,
                 weights: str | Path | None = None) -> list[Image.Image]:
     """``decode`` for many files: tiles of equal size, codec and quality share one synthesis pass, up to
     ``batch_size`` at a time. Pixels are the same as decoding each file alone."""
     if batch_size < 1:
         raise AecError(f"batch size must be at least 1, not {batch_size}")
-    files = [_parse(d, weights) for d in datas]
+    device = resolve_device(device)
+    files = [_parse(aec_bytes(d), weights) for d in datas]
     rgbs = [np.empty((f.c.height, f.c.width, 3), np.uint8) for f in files]  # 3 bytes a pixel: bounded memory
     parts, keys = [], []  # (file, tile index), (codec, quality, padded size)
     for i, f in enumerate(files):
@@ -311,9 +324,9 @@ def encode_array(array, bound: float, codec: str | None = None, weights: str | P
     return payload.seal(c, streams, [zlib.crc32(s) for s in streams])
 
 
-def decode_array(data: bytes, weights: str | Path | None = None) -> np.ndarray:
+def decode_array(data: bytes | str | Path, weights: str | Path | None = None) -> np.ndarray:
     """Decompress an array .aec file to a numpy array of the original shape and dtype."""
-    c = container.unpack(bytes(data))
+    c = container.unpack(aec_bytes(data))
     info = variants.codec_of(c, weights)
     if info.kind != "array" or c.mode != "F":
         raise FormatError(f"this .aec file holds an image (codec {info.name!r}): use aecodec.decode")

@@ -33,10 +33,12 @@ class LatentCoder(Protocol):
     ``Coded``. ``streams``: streams per tile (the registry's ``streams`` repeats it for readers that load no
     weights, and a test holds the two equal); ``downsampling``: of the latent grid the coder works on against
     the transforms' (a hyperprior's 4, or 1); ``refine``: the encoder's effort hook, refused by coders that
-    cannot use it."""
+    cannot use it; ``rate_steps``: the qualities (in 1/16 steps) whose streams differ, where several code
+    alike (None: each step codes its own), so that rate control measures each rate once."""
 
     streams: int
     downsampling: int
+    rate_steps: tuple[int, ...] | None
 
     def encode(self, y: Tensor, quality16: int, refine: Refine | None = None) -> list[Coded]: ...
 
@@ -53,9 +55,11 @@ class LatentCoder(Protocol):
 class ImageCodec(Protocol):
     """Padded RGB tiles [B, 3, H, W] in [0, 1] <-> ``Coded``; ``H`` and ``W`` are multiples of ``stride``.
     ``quality16`` is the quality in 1/16 steps; ``effort`` (one of ``EFFORTS``) > 0 spends encoder time on
-    smaller files. ``decompress_batch`` is ``synthesize(decode_latents(...))``."""
+    smaller files. ``decompress_batch`` is ``synthesize(decode_latents(...))``. ``rate_steps``: as for
+    ``LatentCoder``."""
 
     stride: int
+    rate_steps: tuple[int, ...] | None
 
     def compress_batch(self, x: Tensor, quality16: int, effort: int = 0,
                        crop: tuple[int, int, int, int] | None = None) -> list[Coded]:

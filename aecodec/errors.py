@@ -15,10 +15,20 @@ EXIT_CODES: dict[int, str] = {
 }
 
 
+MAX_MESSAGE = 400  # characters: a message names what went wrong, never echoes an input
+
+
 class AecError(Exception):
-    """Base of every error aecodec raises on purpose."""
+    """Base of every error aecodec raises on purpose. Its message is one line of at most ``MAX_MESSAGE``
+    characters, whatever it quotes."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "") -> None:
+        one_line = " ".join(str(message).split())
+        if len(one_line) > MAX_MESSAGE:
+            one_line = one_line[:MAX_MESSAGE - 3] + "..."
+        super().__init__(one_line)
 
 
 class InputImageError(AecError):

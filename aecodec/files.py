@@ -54,26 +54,65 @@ class EncodeOptions:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> cuda when available, else cpu; an unavailable cuda is refused before any model loads."""
+    """``auto`` -> cuda when available, else cpu; an unknown or unavailable device is refused, naming what is
+    available, before any model loads."""
     if device == "cpu":
         return device
+    if not isinstance(device, str) or not (device in ("auto", "cuda") or _is_cuda_index(device)):
+        raise AecError(f"unknown device {device!r:.40}: use cpu, cuda, cuda:N or auto")
     import torch
 
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise AecError("--device cuda: no CUDA device is available")
+        return "cuda" if available else "cpu"
+    index = int(device.partition(":")[2] or 0)
+    if index >= available:
+        have = f"{available} CUDA device(s): cuda:0..cuda:{available - 1}" if available else "no CUDA device"
+        raise AecError(f"device {device}: this machine has {have} (use cpu)")
     return device
 
 
+def _is_cuda_index(device: str) -> bool:
+    name, colon, index = device.partition(":")
+    return name == "cuda" and colon == ":" and index.isdigit()
+
+
 def check_output(path: Path, force: bool) -> None:
-    """Refuse an output that is a folder, exists (unless ``force``) or has no folder to go in, before any work."""
+    """Refuse an output that is a folder, exists (unless ``force``), or has no folder to go in or none this
+    process may write in, before any work."""
     if path.is_dir():
         raise OutputError(f"{path} is a folder: name an output file")
     if path.exists() and not force:
         raise OutputError(f"{path} exists (use --force to overwrite)")
-    if not path.parent.is_dir():
-        raise OutputError(f"output folder {path.parent} does not exist")
+    check_folder(path.parent)
+
+
+def check_folder(folder: Path, create: bool = False) -> None:
+    """Refuse an output folder that is missing, is a file, or is not writable (permissions, a read-only
+    file system). ``create``: a missing folder is made, if the nearest folder above it is writable."""
+    if create and not folder.exists():
+        above = next(p for p in folder.parents if p.exists())
+        check_folder(above)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot make folder {folder}: {e.strerror or e}") from None
+    if not folder.exists():
+        raise OutputError(f"output folder {folder} does not exist")
+    if not folder.is_dir():
+        raise OutputError(f"{folder} is a file, not a folder: name an output folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write in {folder}: permission denied or a read-only file system")
+
+
+def check_encode_output(path: Path, force: bool) -> None:
+    """``check_output`` for an .aec output: a suffix that names an image format would put .aec bytes under a
+    name every viewer misreads."""
+    Image.init()
+    ext = path.suffix.lower()
+    if ext != ".aec" and ext in Image.EXTENSION:
+        raise OutputError(f"{path}: encode writes .aec files, and {ext} names an image format (decode writes images)")
+    check_output(path, force)
 
 
 def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
@@ -116,8 +155,10 @@ def read_input(path: Path) -> bytes:
         raise InputImageError(f"cannot read {path}: {e.strerror}") from None
 
 
-def is_aec(path: Path) -> bool:
-    """Whether ``path`` starts like an .aec file (unreadable files are left to their reader to report)."""
+def is_aec(path: Path | bytes) -> bool:
+    """Whether a file (or bytes) starts like an .aec file (unreadable files are left to their reader to report)."""
+    if isinstance(path, bytes):
+        return path[:len(MAGIC)] == MAGIC
     try:
         with open(path, "rb") as f:
             return f.read(len(MAGIC)) == MAGIC
@@ -125,27 +166,35 @@ def is_aec(path: Path) -> bool:
         return False
 
 
-def check_image(path: Path, max_pixels: int = MAX_PIXELS) -> None:
-    """Refuse, from its header and before anything loads, an input that is already an .aec file (encoding it
-    would lose quality twice), no image, or larger than ``max_pixels`` (0: any)."""
-    if is_aec(path):
-        raise InputImageError(f"{path} is already an .aec file (decode it with `aecodec decode`)")
+def check_image(src: Path | bytes, max_pixels: int = MAX_PIXELS, name: str | None = None) -> None:
+    """Refuse, from its header and before anything loads, an input (a file, or bytes read from a pipe: then
+    ``name`` says where from) that is already an .aec file (encoding it would lose quality twice), no image, or
+    larger than ``max_pixels`` (0: any)."""
+    name = name or str(src)
+    if is_aec(src):
+        raise InputImageError(f"{name} is already an .aec file (decode it with `aecodec decode`)")
+    if isinstance(src, bytes) and not src:
+        raise InputImageError(f"{name} is empty: no image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is ours, just below
             bound, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
             try:
-                im = Image.open(path)
+                im = Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
             finally:
                 Image.MAX_IMAGE_PIXELS = bound
         with im:
-            check_pixels(im, max_pixels, path)
+            check_pixels(im, max_pixels, name)
     except FileNotFoundError:
-        raise InputImageError(f"no such file: {path}") from None
+        raise InputImageError(f"no such file: {name}") from None
     except IsADirectoryError:
-        raise InputImageError(f"{path} is a folder") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise InputImageError(f"cannot read image {path}: {e}") from None
+        raise InputImageError(f"{name} is a folder") from None
+    except PermissionError:
+        raise InputImageError(f"cannot read {name}: permission denied") from None
+    except UnidentifiedImageError:
+        raise InputImageError(f"{name} is not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise InputImageError(f"cannot read image {name}: {e}") from None
 
 
 def check_pixels(im: Image.Image, max_pixels: int, name: str | Path) -> None:
@@ -187,7 +236,7 @@ def image_bytes(im: Image.Image, out: Path | None) -> bytes:
     return buf.getvalue()
 
 
-def encode_image(src: str | Path | Image.Image, options: EncodeOptions) -> bytes:
+def encode_image(src: str | Path | bytes | Image.Image, options: EncodeOptions) -> bytes:
     """.aec bytes of an image at ``options``' quality, or at the quality its rate target picks (a target out
     of reach is an ``AecError`` that says what is reachable)."""
     from .api import encode
@@ -204,7 +253,7 @@ def encode_image(src: str | Path | Image.Image, options: EncodeOptions) -> bytes
 def encode_file(src: Path, out: Path, options: EncodeOptions, force: bool = False) -> bytes:
     """Encode the image file ``src`` to ``out`` (atomically), every refusal before the encode; returns the bytes."""
     check_image(src, options.max_pixels)
-    check_output(out, force)
+    check_encode_output(out, force)
     data = encode_image(src, options)
     write_atomic(out, data)
     return data

@@ -16,10 +16,11 @@ from typing import Callable, Iterator
 
 from . import workers
 from .datasets import folder_images
-from .errors import AecError, AecWarning, InputImageError, OutputError
+from .errors import AecError, AecWarning, InputImageError
 from .files import (
     MAX_PIXELS,
     EncodeOptions,
+    check_folder,
     check_image,
     decode_file,
     encode_file,
@@ -130,8 +131,7 @@ def _run(kind: str, src: Path, dst: str | Path | None, sources: list[Path], suff
     if not src.is_dir():
         raise InputImageError(f"{src} is not a folder")
     dst = Path(dst) if dst is not None else src
-    if not dst.is_dir():
-        raise OutputError(f"output folder {dst} does not exist")
+    check_folder(dst)
     report = FolderReport(src, dst)
     outputs: dict[Path, list[Path]] = {}
     for s in sources:
@@ -140,11 +140,14 @@ def _run(kind: str, src: Path, dst: str | Path | None, sources: list[Path], suff
     if report.clashes:  # one result would silently replace another
         return report
     tasks: list[_Task] = []
+    made: set[Path] = set()
     for out, (s,) in outputs.items():
         if out.exists() and not force:
             report.skipped.append(s)
             continue
-        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.parent not in made:  # every output folder made and checked before anything is coded
+            check_folder(out.parent, create=True)
+            made.add(out.parent)
         tasks.append((s, out, code))
     if batch > 1:
         results = _batched(tasks, batch, many)

@@ -19,21 +19,42 @@ from .errors import AecWarning, FormatError, InputImageError
 Image.MAX_IMAGE_PIXELS = 1 << 28  # bitstream.MAX_PIXELS: refuse decompression bombs beyond it
 
 
-def open_image(src: str | Path | Image.Image) -> Image.Image:
-    """Open and fully load an image, EXIF orientation applied; ``InputImageError`` if it cannot be read."""
+def source_name(src: object) -> str:
+    """How an error names an input: its path, or what kind of data it is (never the data itself)."""
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return f"<{len(src)} bytes>"
+    if isinstance(src, np.ndarray):
+        return f"<{src.dtype} array {src.shape}>"
+    return str(src)
+
+
+def open_image(src: str | Path | bytes | np.ndarray | Image.Image) -> Image.Image:
+    """Open and fully load an image (a path, encoded bytes such as a PNG file's, a uint8 HxW, HxWx3 or HxWx4
+    array, or a PIL image), EXIF orientation applied; ``InputImageError`` if it cannot be read."""
     if isinstance(src, Image.Image):
         im = src
-    else:
+    elif isinstance(src, np.ndarray):
+        im = _from_array(src)
+    elif isinstance(src, (str, Path, bytes, bytearray, memoryview)):
         try:
-            im = Image.open(src)
+            im = Image.open(io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else src)
             if im.mode in ("RGB", "RGBA") and any(";16" in str(t.args) for t in im.tile):
                 # Pillow reads 16-bit colour as 8 bits without a word (16-bit grayscale keeps its depth)
                 warnings.warn(f"16-bit {im.mode} image coded with 8 bits per sample", AecWarning, stacklevel=2)
             im.load()
         except FileNotFoundError:
             raise InputImageError(f"no such file: {src}") from None
+        except IsADirectoryError:
+            raise InputImageError(f"{src} is a folder") from None
+        except PermissionError:
+            raise InputImageError(f"cannot read {src}: permission denied") from None
+        except UnidentifiedImageError:
+            raise InputImageError(f"{source_name(src)} is not an image Pillow can read") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-            raise InputImageError(f"cannot read image {src}: {e}") from None
+            raise InputImageError(f"cannot read image {source_name(src)}: {e}") from None
+    else:
+        raise InputImageError(f"cannot code a {type(src).__name__}: give a path, image file bytes, a uint8 "
+                              "array or a PIL image")
     frames = getattr(im, "n_frames", 1)
     if frames > 1:  # an animation or a multi-page file: say so rather than drop the rest silently
         warnings.warn(f"the image has {frames} frames: only the first is coded", AecWarning, stacklevel=2)
@@ -41,6 +62,15 @@ def open_image(src: str | Path | Image.Image) -> Image.Image:
         return ImageOps.exif_transpose(im)
     except Exception:  # a broken EXIF block should not stop coding the pixels
         return im
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    """A uint8 HxW (gray), HxWx3 (RGB) or HxWx4 (RGBA) array as an image."""
+    modes = {2: "L", 3: {1: "L", 3: "RGB", 4: "RGBA"}}
+    mode = modes.get(a.ndim) if a.ndim == 2 else modes[3].get(a.shape[-1]) if a.ndim == 3 else None
+    if a.dtype != np.uint8 or mode is None or 0 in a.shape:
+        raise InputImageError(f"cannot code a {a.dtype} array of shape {a.shape}: give uint8 HxW, HxWx3 or HxWx4")
+    return Image.fromarray(np.ascontiguousarray(a.reshape(a.shape[:2]) if mode == "L" else a), mode)
 
 
 def _to_8bit_gray(im: Image.Image) -> Image.Image:

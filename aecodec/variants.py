@@ -115,6 +115,8 @@ def quality16(info: CodecInfo, quality: float | None) -> int:
         if quality not in (None, SINGLE_RATE):
             raise UnknownCodecError(f"codec {info.name!r} has one rate: it takes no quality")
         return 16 * SINGLE_RATE
+    if quality is not None and (isinstance(quality, bool) or not isinstance(quality, (int, float))):
+        raise UnknownCodecError(f"quality must be a number, not {quality!r:.40}")
     q = info.default_quality if quality is None else quality
     lo, hi = quality_range(info)
     if not lo <= q <= hi:

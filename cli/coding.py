@@ -2,7 +2,6 @@
 refusal that needs no model comes before PyTorch loads; the coding itself is ``aecodec.files``'."""
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -16,8 +15,9 @@ from aecodec.errors import AecError
 from aecodec.files import (
     MAX_PIXELS,
     EncodeOptions,
+    check_encode_output,
+    check_image,
     check_output,
-    check_pixels,
     decode_data,
     decode_file,
     encode_file,
@@ -49,7 +49,7 @@ from .common import check_piped_output, emit, folder_run, run_body, say, to_stdo
               help="A compatible weights file (e.g. from `aecodec train`) instead of the shipped one.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes for folders.")
+@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Parallel processes for folders.")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Folders: images per transform pass, in one process (use 8+ with --device cuda).")
 @click.option("--max-pixels", type=click.IntRange(0), default=MAX_PIXELS, show_default=True,
@@ -88,7 +88,7 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
     if input.is_dir():
         def folder():
             folder_run("encode", aecodec.encode_folder, src=input, dst=output, **asdict(options()), force=force,
-                       jobs=max(1, jobs), batch=batch)
+                       jobs=jobs, batch=batch)
         run_body(folder)
         return
 
@@ -96,8 +96,10 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
         o = options()
         t = time.perf_counter()
         if str(input) == "-" or str(output) == "-":
-            check_piped_output(output, force)
-            data = encode_image(_stdin_image(max_pixels) if str(input) == "-" else input, o)
+            check_piped_output(output, force, check_encode_output)
+            src = click.get_binary_stream("stdin").read() if str(input) == "-" else input
+            check_image(src, max_pixels, "stdin" if str(input) == "-" else None)
+            data = encode_image(src, o)
             emit(data, output)
         else:
             data = encode_file(input, output or input.with_suffix(".aec"), o, force)
@@ -105,14 +107,6 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
         say(f"{'stdin' if str(input) == '-' else input}: {fi.bytes} bytes, {fi.bpp:.4f} bpp, {fi.codec} quality "
             f"{fi.quality:g}, {time.perf_counter() - t:.2f} s")
     run_body(body)
-
-
-def _stdin_image(max_pixels: int) -> Image.Image:
-    from aecodec.image import open_image
-
-    im = Image.open(io.BytesIO(click.get_binary_stream("stdin").read()))
-    check_pixels(im, max_pixels, "stdin")
-    return open_image(im)
 
 
 def _parse_size(text: str) -> int:
@@ -139,7 +133,7 @@ def _parse_size(text: str) -> int:
               help="The weights file the .aec file was made with, when it was not the shipped one.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes for folders.")
+@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Parallel processes for folders.")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Folders: images per synthesis pass, in one process (use 8+ with --device cuda).")
 def decode(input: Path, output: Path | None, weights: Path | None, device: str, force: bool, jobs: int,
@@ -147,7 +141,7 @@ def decode(input: Path, output: Path | None, weights: Path | None, device: str, 
     """Decompress an .aec file to an image, or every .aec file in a folder (-o the output folder)."""
     if input.is_dir():
         run_body(lambda: folder_run("decode", aecodec.decode_folder, src=input, dst=output, device=device,
-                                    weights=weights, force=force, jobs=max(1, jobs), batch=batch))
+                                    weights=weights, force=force, jobs=jobs, batch=batch))
         return
     if str(input) == "-" or str(output) == "-":
         def piped():

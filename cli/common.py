@@ -45,11 +45,12 @@ def to_stdout(output: Path | None) -> bool:
     return output is None or str(output) == "-"
 
 
-def check_piped_output(output: Path | None, force: bool) -> None:
-    """Pipes check a file output before any work, like every other command; binary data never goes to a
-    terminal."""
+def check_piped_output(output: Path | None, force: bool,
+                       check: Callable[[Path, bool], None] = check_output) -> None:
+    """Pipes check a file output (with ``check``) before any work, like every other command; binary data never
+    goes to a terminal."""
     if not to_stdout(output):
-        check_output(output, force)
+        check(output, force)
     elif click.get_binary_stream("stdout").isatty():
         raise OutputError("will not write binary data to a terminal: redirect stdout or give -o FILE")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 import aecodec
+from aecodec.errors import AecError
 from aecodec.files import read_input
 
 from .common import run_body
@@ -17,16 +18,26 @@ from .common import run_body
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list for several files).")
 @click.option("--weights", type=click.Path(path_type=Path), help="Check decodability with this weights file.")
 def info(inputs: tuple[Path, ...], as_json: bool, weights: Path | None) -> None:
-    """Show what .aec files hold (- reads stdin): codec, weights hash, quality, size, bpp, compression ratio."""
+    """Show what .aec files hold (- reads stdin): codec, weights hash, quality, size, bpp, compression ratio.
+    Every file is reported; one that cannot be read is named with its error, and the exit code is the worst."""
     def body():
-        found = [(p, aecodec.inspect(click.get_binary_stream("stdin").read() if str(p) == "-" else read_input(p),
-                                     weights=weights)) for p in inputs]
-        if as_json:
+        found, errors = [], []
+        for p in inputs:
+            try:
+                data = click.get_binary_stream("stdin").read() if str(p) == "-" else read_input(p)
+                found.append((p, aecodec.inspect(data, weights=weights)))
+            except AecError as e:
+                errors.append(e)
+                click.echo(f"aecodec: error: {'stdin' if str(p) == '-' else p}: {e}", err=True)
+        if as_json and found:
             dicts = [fi.to_dict() for _, fi in found]
-            click.echo(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=1))
-            return
-        for path, fi in found:
-            click.echo(_describe("stdin" if str(path) == "-" else path, fi))
+            click.echo(json.dumps(dicts[0] if len(inputs) == 1 else dicts, indent=1))
+        elif not as_json:
+            for path, fi in found:
+                click.echo(_describe("stdin" if str(path) == "-" else path, fi))
+        if errors:
+            worst = max(errors, key=lambda e: e.exit_code)
+            raise type(worst)(f"{len(errors)} of {len(inputs)} file(s) could not be read")
     run_body(body)
 
 
@@ -36,16 +47,21 @@ def _describe(name: str | Path, fi: aecodec.FileInfo) -> str:
         a = fi.array
         return (f"{name}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) array\n"
                 f"  shape {tuple(a['shape'])} {a['dtype']}, error bound {a['error_bound']:g}, {fi.bytes} bytes, "
-                f"{fi.bpp:.4f} bits per value, ratio {fi.compression_ratio:.1f}:1")
+                f"{fi.bpp:.4f} bits per value, ratio {_ratio(fi.compression_ratio)}")
     exact = ", exact pixels (lossless: no larger than the codec's coding)" if fi.exact else ""
     return (f"{name}: {fi.codec} (id {fi.codec_id}, weights {fi.weights_hash}) quality {fi.quality:g}{exact}\n"
             f"  {fi.width}x{fi.height} {fi.mode}, {fi.tiles} tile(s), {fi.bytes} bytes, "
-            f"{fi.bpp:.4f} bpp, ratio {fi.compression_ratio:.1f}:1"
+            f"{fi.bpp:.4f} bpp, ratio {_ratio(fi.compression_ratio)}"
             + ("" if fi.decodable else "\n  not decodable with these weights: this aecodec lacks that codec or "
                                        "weights (decode with --weights FILE)")
             + (f"\n  model: CompressAI {fi.imported['arch']} N={fi.imported['N']} M={fi.imported['M']}, "
                f"imported from {fi.imported.get('source_name', '?')} (sha256 {fi.imported['source_sha256']})"
                if fi.imported else ""))
+
+
+def _ratio(r: float) -> str:
+    """A compression ratio that stays readable below 1 (a tiny image's file is larger than its pixels)."""
+    return f"{r:.1f}:1" if r >= 1 else f"1:{1 / r:.1f}" if r > 0 else "n/a"
 
 
 @click.command(name="list")

@@ -8,7 +8,7 @@ import click
 import aecodec
 from aecodec.datasets import resolve_images
 from aecodec.datasets import split as train_validation
-from aecodec.files import check_output, image_bytes, write_atomic
+from aecodec.files import check_folder, check_output, image_bytes, write_atomic
 from aecodec.registry import COMPRESSAI_ARCHS
 
 from .common import run_body
@@ -61,8 +61,8 @@ def import_compressai(checkpoint: Path, arch: str, output: Path, force: bool) ->
                                 "codec of a weights file (e.g. an imported CompressAI model).")
 @click.option("--split", type=click.Choice(["all", "train", "validation"]), default="all", show_default=True,
               help="validation: only the held-out images training never sees (the 3% split aecodec train uses).")
-@click.option("--limit", type=int, help="Use the first N images in sorted order.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel worker processes.")
+@click.option("--limit", type=click.IntRange(1), help="Use the first N images in sorted order.")
+@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Parallel worker processes.")
 @click.option("--anchor", default="jpeg", show_default=True, help="BD-rate anchor codec.")
 @click.option("--page-bpp", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
               help="compare.html shows each codec at its setting closest to this bpp.")
@@ -71,22 +71,15 @@ def import_compressai(checkpoint: Path, arch: str, output: Path, force: bool) ->
 def bench(dataset: str, out: Path, codecs: str | None, split: str, limit: int | None, jobs: int,
           anchor: str, page_bpp: float, page_images: int) -> None:
     """Rate-distortion benchmark from real bytes: results.json, per_image.csv, PNG plots, BD-rate table, and
-    compare.html, a page to compare the codecs by eye at matched bytes (open it in any browser)."""
+    compare.html, a page to compare the codecs by eye, each at its setting nearest --page-bpp (open it in any
+    browser)."""
     from aecodec.eval import benchmark, compare
 
     def body():
-        names = codecs.split(",") if codecs else benchmark.available_codecs()
-        known = benchmark.available_codecs()
-        for n in names:
-            base, effort, weights = benchmark.parse_spec(n)
-            if (base in known and effort) or weights:
-                known.append(n)
-            if n not in known:
-                if n == "jpegxl":
-                    click.echo("aecodec: notice: jpegxl skipped (pip install imagecodecs)", err=True)
-                    continue
-                raise aecodec.UnknownCodecError(f"unknown or unavailable codec {n!r} (available: {', '.join(known)})")
-        names = [n for n in names if n in known]
+        names, skipped = benchmark.resolve_codecs(codecs, anchor)
+        for n in skipped:
+            click.echo(f"aecodec: notice: {n} skipped (pip install imagecodecs)", err=True)
+        check_folder(out, create=True)
         images = resolve_images(dataset)
         if split != "all":
             images = sorted(train_validation(images)[split == "validation"])

@@ -8,27 +8,51 @@ from aecodec.eval.ratecontrol import encode_to_target
 from tests.conftest import noise_image
 
 
-def test_bpp_target_is_met_from_below(sample_path):
+@pytest.fixture
+def encodes(monkeypatch):
+    """How many encodes the search makes (each is the cost of a plain encode)."""
+    import aecodec.eval.ratecontrol as rc
+
+    count = {"n": 0}
+    plain = rc.encode
+
+    def counted(*args, **kwargs):
+        count["n"] += 1
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(rc, "encode", counted)
+    return count
+
+
+def test_bpp_target_is_met_in_a_few_encodes(sample_path, encodes):
     data = encode_to_target(sample_path, bpp=0.5)
     fi = aecodec.inspect(data)
     assert fi.bpp <= 0.5
-    # one 1/16 step higher would overshoot
-    above = aecodec.encode(sample_path, quality=fi.quality + 1 / 16)
+    assert encodes["n"] <= 3
+    # within one 1/16 step of the highest quality that fits: two steps higher overshoots
+    above = aecodec.encode(sample_path, quality=fi.quality + 2 / 16)
     assert 8 * len(above) / (384 * 256) > 0.5
 
 
-def test_size_and_psnr_targets(sample_path):
+def test_size_and_psnr_targets(sample_path, encodes):
     assert len(encode_to_target(sample_path, max_bytes=3000)) <= 3000
     im = Image.open(sample_path).convert("RGB")
+    encodes["n"] = 0
     data = encode_to_target(im, psnr=30.0)
+    assert encodes["n"] <= 4
     q = aecodec.inspect(data).quality
     assert psnr(np.asarray(im), np.asarray(aecodec.decode(data))) >= 30.0
-    lower = aecodec.decode(aecodec.encode(im, quality=q - 1 / 16))
+    lower = aecodec.decode(aecodec.encode(im, quality=q - 3 / 16))
     assert psnr(np.asarray(im), np.asarray(lower)) < 30.0
     with pytest.warns(aecodec.AecWarning):  # noise caps what any quality reaches
         encode_to_target(noise_image(96, 64), psnr=60.0)
     with pytest.raises(aecodec.AecError):
         encode_to_target(im)
+
+
+def test_targets_beyond_an_end_take_one_encode(sample_path, encodes):
+    assert aecodec.inspect(encode_to_target(sample_path, bpp=20)).quality == 10
+    assert encodes["n"] == 1
 
 
 def test_strict_targets_out_of_reach_raise_with_what_is_reachable():

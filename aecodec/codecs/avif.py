@@ -135,6 +135,8 @@ class AvifLatents:
 
     streams = 1
     downsampling = 2  # the restoration filter folds 2x2 blocks: tiles are coded with even sides
+    # 144 quality steps share 81 AVIF qualities: the highest step of each codes its rate
+    rate_steps = tuple(sorted({avif_quality(q): q for q in range(STEPS, LEVELS * STEPS + 1)}.values()))
 
     def encode(self, y: Tensor, quality16: int, refine: Refine | None = None) -> list[Coded]:
         if refine is not None:

@@ -34,6 +34,10 @@ class ComposedCodec:
         return self.transforms.downsampling * self.latents.downsampling
 
     @property
+    def rate_steps(self) -> tuple[int, ...] | None:
+        return self.latents.rate_steps
+
+    @property
     def device(self) -> torch.device:
         return self.transforms.device
 

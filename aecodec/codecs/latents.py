@@ -147,6 +147,7 @@ class GaussianLatents:
 
     streams = 2
     downsampling = 4  # latent positions per hyper-latent position, per side
+    rate_steps = None
 
     def __init__(self, hyper: HyperPath, coder: RansCoder, latent_pass: LatentPass | None = None):
         self.hyper, self.gains, self.coder = hyper, hyper.gains, coder
@@ -204,6 +205,7 @@ class FactorizedLatents:
 
     streams = 1
     downsampling = 1
+    rate_steps = None
 
     def __init__(self, medians: Tensor, table):
         self.medians = medians.long()

@@ -91,6 +91,7 @@ class VQLatents:
 
     streams = 2
     downsampling = 4
+    rate_steps = None
 
     def __init__(self, hyper: HyperPath, levels: list[int], books: dict[tuple[int, int], Tensor],
                  freqs: dict[tuple[int, int], np.ndarray]):

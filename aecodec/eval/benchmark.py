@@ -49,6 +49,32 @@ def available_codecs() -> list[str]:
     return [c.name for c in list_codecs("image") if c.weights] + [n for n, b in BASELINES.items() if b.available()]
 
 
+OPTIONAL = {"jpegxl": "pip install imagecodecs"}  # classical codecs an extra provides
+
+
+def resolve_codecs(spec: str | None, anchor: str) -> tuple[list[str], list[str]]:
+    """(the curves to benchmark, the optional ones skipped for want of their package) of a comma list (None:
+    every available codec); an unknown name, an empty list, or an ``anchor`` not among them is refused here,
+    before any coding."""
+    known = available_codecs()
+    names = known if spec is None else [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise UnknownCodecError(f"no codec given (available: {', '.join(known)})")
+    chosen, skipped = [], []
+    for n in names:
+        base, effort, weights = parse_spec(n)
+        if n in known or (base in known and effort) or weights:
+            chosen.append(n)
+        elif n in OPTIONAL and n in BASELINES:
+            skipped.append(n)
+        else:
+            raise UnknownCodecError(f"unknown or unavailable codec {n!r:.60} (available: {', '.join(known)})")
+    if anchor not in chosen:
+        raise UnknownCodecError(f"the BD-rate anchor {anchor!r:.60} is not among the benchmarked codecs "
+                                f"({', '.join(chosen)}): add it to --codecs or pick another --anchor")
+    return chosen, skipped
+
+
 def parse_spec(spec: str) -> tuple[str, int, str | None]:
     """A benchmarked curve -> (codec, encoder effort, weights file or None): 'hyperprior' ->
     ('hyperprior', 0, None); 'hyperprior:effort2' -> ('hyperprior', 2, None); 'weights:FILE' -> (the codec of
