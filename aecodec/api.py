@@ -19,7 +19,6 @@ from .arrays import load_array
 from .codecs.weights_file import weights_metadata
 from .contract import Coded
 from .errors import AecError, FormatError, InputImageError, UnknownCodecError
-from .files import read_input, resolve_device
 from .format import container, payload
 from .format.container import Container
 from .format.payload import TILE, TILE_ABOVE, tiles, tiling_problem
@@ -35,6 +34,7 @@ from .image import (
     unit_range,
 )
 from .registry import COMPRESSAI_ARCHS, CodecInfo
+from .sources import read_input, resolve_device
 
 __all__ = ["decode", "decode_array", "decode_many", "encode", "encode_array", "encode_many", "import_compressai",
            "load"]

@@ -20,6 +20,7 @@ from . import workers
 from .codecs.weights_file import file_mode
 from .errors import AecError, AecWarning, InputImageError, OutputError
 from .format.container import MAGIC
+from .sources import read_input, resolve_device
 
 # Images above this are refused unless asked for: 100 MP codes within the 2.5 GB memory bar in tiles
 # (bench/results/memory_100mp.json: 1.9 GiB encode, 2.2 GiB decode); a small file can declare a huge image.
@@ -51,30 +52,6 @@ class EncodeOptions:
     def targets(self) -> bool:
         """Whether a rate target picks the quality (a search per image) rather than ``quality``."""
         return any(v is not None for v in (self.bpp, self.max_bytes, self.psnr))
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> cuda when available, else cpu; an unknown or unavailable device is refused, naming what is
-    available, before any model loads."""
-    if device == "cpu":
-        return device
-    if not isinstance(device, str) or not (device in ("auto", "cuda") or _is_cuda_index(device)):
-        raise AecError(f"unknown device {device!r:.40}: use cpu, cuda, cuda:N or auto")
-    import torch
-
-    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if device == "auto":
-        return "cuda" if available else "cpu"
-    index = int(device.partition(":")[2] or 0)
-    if index >= available:
-        have = f"{available} CUDA device(s): cuda:0..cuda:{available - 1}" if available else "no CUDA device"
-        raise AecError(f"device {device}: this machine has {have} (use cpu)")
-    return device
-
-
-def _is_cuda_index(device: str) -> bool:
-    name, colon, index = device.partition(":")
-    return name == "cuda" and colon == ":" and index.isdigit()
 
 
 def check_output(path: Path, force: bool) -> None:
@@ -143,16 +120,6 @@ def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
         raise
     finally:
         workers.partial.discard(tmp)
-
-
-def read_input(path: Path) -> bytes:
-    """A file's bytes, or an ``InputImageError`` that says why not."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputImageError(f"no such file: {path}") from None
-    except OSError as e:
-        raise InputImageError(f"cannot read {path}: {e.strerror}") from None
 
 
 def is_aec(path: Path | bytes) -> bool:
