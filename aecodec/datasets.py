@@ -54,7 +54,16 @@ def load_datasets(toml_path: Path | None = None) -> dict[str, DatasetSpec]:
 
 def folder_images(folder: Path) -> list[Path]:
     """The image files in ``folder`` and its subfolders, by suffix, in sorted order."""
-    return sorted(f for f in Path(folder).rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+    return folder_files(folder, IMAGE_SUFFIXES)[0]
+
+
+def folder_files(folder: Path, suffixes: set[str]) -> tuple[list[Path], list[Path]]:
+    """(the files in ``folder`` and its subfolders with one of ``suffixes``, the subfolders that could not be
+    read), each in sorted order: a folder run names what it could not see rather than skip it silently."""
+    files, unreadable = [], []
+    for root, _, names in os.walk(folder, onerror=lambda e: unreadable.append(Path(e.filename))):
+        files += [f for f in (Path(root) / n for n in names) if f.suffix.lower() in suffixes and f.is_file()]
+    return sorted(files), sorted(unreadable)
 
 
 def resolve_images(name_or_path: str, limit: int | None = None) -> list[Path]:

@@ -27,6 +27,10 @@ from .sources import read_input, resolve_device
 MAX_PIXELS = 120_000_000
 # formats that store no alpha: an RGBA/LA image is flattened (with a warning), as image editors do on export
 _NO_ALPHA = {"JPEG", "BMP", "PPM", "EPS", "PCX"}
+# Lossy output formats re-code the decoded pixels. At this quality (and 4:4:4 for JPEG) a decoded Kodak photo
+# loses little more (docs/results.md); Pillow's defaults (75, 4:2:0) cost 1-2 dB.
+OUTPUT_QUALITY = 95
+_LOSSY = {"JPEG", "WEBP", "AVIF"}
 
 
 @dataclass(frozen=True)
@@ -183,23 +187,33 @@ def image_format(path: Path) -> str:
     return Image.EXTENSION[ext]
 
 
-def save_image(im: Image.Image, out: Path | None, f: BinaryIO) -> None:
-    """Write a decoded image to the open file ``f`` in the format of ``out``'s suffix (PNG for None). Formats
-    without alpha get the image flattened, with an ``AecWarning``."""
+def save_image(im: Image.Image, out: Path | None, f: BinaryIO, quality: int = OUTPUT_QUALITY) -> None:
+    """Write a decoded image to the open file ``f`` in the format of ``out``'s suffix (PNG for None); JPEG, WebP
+    and AVIF at ``quality`` (1-100; 100 is lossless WebP), JPEG without chroma subsampling. Formats without
+    alpha get the image flattened, with an ``AecWarning``."""
     fmt = "PNG" if out is None else image_format(out)
     if fmt in _NO_ALPHA and im.mode in ("RGBA", "LA"):
         warnings.warn(f"{fmt} stores no alpha: the alpha channel was dropped", AecWarning, stacklevel=3)
         im = im.convert("RGB" if im.mode == "RGBA" else "L")
+    if not 1 <= quality <= 100:
+        raise OutputError(f"output quality must be 1-100, not {quality}")
+    options = {}
+    if fmt in _LOSSY:
+        options = {"quality": quality}
+        if fmt == "JPEG":
+            options["subsampling"] = 0
+        elif fmt == "WEBP" and quality == 100:
+            options["lossless"] = True
     try:
-        im.save(f, fmt)
+        im.save(f, fmt, **options)
     except (KeyError, ValueError, OSError) as e:
         raise AecError(f"cannot write this image as {fmt}: {e}") from None
 
 
-def image_bytes(im: Image.Image, out: Path | None) -> bytes:
-    """A decoded image in the format of ``out``'s suffix (PNG for None)."""
+def image_bytes(im: Image.Image, out: Path | None, quality: int = OUTPUT_QUALITY) -> bytes:
+    """A decoded image in the format of ``out``'s suffix (PNG for None), as ``save_image`` writes it."""
     buf = io.BytesIO()
-    save_image(im, out, buf)
+    save_image(im, out, buf, quality)
     return buf.getvalue()
 
 
@@ -248,12 +262,14 @@ def decode_data(data: bytes, out: Path | None, device: str = "cpu",
 
 
 def decode_file(src: Path, out: Path, device: str = "cpu", weights: str | Path | None = None,
-                force: bool = False) -> bytes | Image.Image:
-    """Decode the .aec file ``src`` to ``out`` (atomically), in the format of its suffix; returns what was
-    decoded (``decode_data``). An image is written straight into the temporary file: a 100 MP PNG is never held
-    in memory as well."""
+                force: bool = False, quality: int = OUTPUT_QUALITY) -> bytes | Image.Image:
+    """Decode the .aec file ``src`` to ``out`` (atomically), in the format of its suffix (a lossy one at
+    ``quality``); returns what was decoded (``decode_data``). An image is written straight into the temporary
+    file: a 100 MP PNG is never held in memory as well."""
     check_output(out, force)
+    if not 1 <= quality <= 100:
+        raise OutputError(f"output quality must be 1-100, not {quality}")
     d = decode_data(read_input(src), out, device, weights)
-    write_atomic(out, d if isinstance(d, bytes) else lambda f: save_image(d, out, f))
+    write_atomic(out, d if isinstance(d, bytes) else lambda f: save_image(d, out, f, quality))
     return d
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import workers
-from .datasets import folder_images
+from .datasets import IMAGE_SUFFIXES, folder_files
 from .errors import AecError, AecWarning, InputImageError
 from .files import (
     MAX_PIXELS,
@@ -48,7 +48,8 @@ class FileResult:
 class FolderReport:
     """What a folder run did, by input file: ``done`` (written), ``skipped`` (its output existed, without
     ``force``), ``failed`` (with the reason). ``clashes`` maps an output to the inputs that would all be written
-    there: with any clash, the run was refused and nothing was written."""
+    there: with any clash, the run was refused and nothing was written. ``unreadable``: the subfolders it could
+    not look into."""
 
     src: Path
     dst: Path
@@ -56,6 +57,7 @@ class FolderReport:
     skipped: list[Path] = field(default_factory=list)
     failed: dict[Path, str] = field(default_factory=dict)
     clashes: dict[Path, list[Path]] = field(default_factory=dict)
+    unreadable: list[Path] = field(default_factory=list)
 
     @property
     def clash_message(self) -> str:
@@ -97,7 +99,7 @@ def encode_folder(src: str | Path, dst: str | Path | None = None, *, codec: str 
                            weights=weights)
 
     code = partial(encode_file, options=options, force=True)
-    return _run("encode", src, dst, folder_images(src), ".aec", code, jobs,
+    return _run("encode", src, dst, IMAGE_SUFFIXES, ".aec", code, jobs,
                 batch if not options.targets else 1, many, force, progress, on_file)
 
 
@@ -116,27 +118,28 @@ def decode_folder(src: str | Path, dst: str | Path | None = None, *, device: str
         return [image_bytes(im, out) for im, out in zip(images, outs)]
 
     code = partial(decode_file, device=device, weights=weights, force=True)
-    sources = sorted(p for p in src.rglob("*.aec") if p.is_file())
-    return _run("decode", src, dst, sources, ".png", code, jobs, batch, many, force, progress, on_file)
+    return _run("decode", src, dst, {".aec"}, ".png", code, jobs, batch, many, force, progress, on_file)
 
 
-def _run(kind: str, src: Path, dst: str | Path | None, sources: list[Path], suffix: str,
+def _run(kind: str, src: Path, dst: str | Path | None, inputs: set[str], suffix: str,
          code: Callable[[Path, Path], object], jobs: int, batch: int,
          many: Callable[[list[Path], list[Path]], list[bytes]], force: bool, progress: bool,
          on_file: FileCallback | None) -> FolderReport:
     """The run both directions share: plan every output (clashes refuse the run, existing outputs are
-    skipped), then code the rest, one file at a time, in batches, or in worker processes."""
+    skipped), then code the rest (the files with an ``inputs`` suffix), one file at a time, in batches, or in
+    worker processes."""
     from tqdm import tqdm
 
     if not src.is_dir():
         raise InputImageError(f"{src} is not a folder")
     dst = Path(dst) if dst is not None else src
     check_folder(dst)
-    report = FolderReport(src, dst)
+    sources, unreadable = folder_files(src, inputs)
+    report = FolderReport(src, dst, unreadable=unreadable)
     outputs: dict[Path, list[Path]] = {}
     for s in sources:
         outputs.setdefault(dst / s.relative_to(src).with_suffix(suffix), []).append(s)
-    report.clashes = {out: inputs for out, inputs in outputs.items() if len(inputs) > 1}
+    report.clashes = {out: ins for out, ins in outputs.items() if len(ins) > 1}
     if report.clashes:  # one result would silently replace another
         return report
     tasks: list[_Task] = []

@@ -50,8 +50,10 @@ def _end_with(parent: int) -> None:
     _end()
 
 
-def imap(fn: Callable[[T], R], tasks: Iterable[T], jobs: int) -> Iterator[R]:
-    """``fn`` over ``tasks`` in ``jobs`` spawned worker processes, results in order. Workers start with Ctrl-C
+def imap(fn: Callable[[T], R], tasks: Iterable[T], jobs: int, threads: int = 0) -> Iterator[R]:
+    """``fn`` over ``tasks`` in ``jobs`` spawned worker processes of ``threads`` threads each (0: PyTorch's
+    default), results in order. Spawned, not forked: a forked child of a process that already ran PyTorch's
+    thread pools can deadlock. Workers start with Ctrl-C
     ignored (an ignored signal stays ignored across exec): the terminal sends it to every process of the run, and
     only this one acts on it. When the caller stops early (Ctrl-C, an error, or closing this iterator), the
     workers end at once, mid-file, removing what they were writing."""
@@ -60,7 +62,7 @@ def imap(fn: Callable[[T], R], tasks: Iterable[T], jobs: int) -> Iterator[R]:
     before = set(multiprocessing.active_children())
     with _sigint_ignored():
         pool = ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=init_worker)
+                                   initializer=init_worker, initargs=(threads,))
         results = pool.map(fn, tasks)  # submits every task: every worker starts here
     try:
         yield from results

@@ -14,6 +14,7 @@ import aecodec
 from aecodec.errors import AecError
 from aecodec.files import (
     MAX_PIXELS,
+    OUTPUT_QUALITY,
     EncodeOptions,
     check_encode_output,
     check_image,
@@ -28,14 +29,15 @@ from aecodec.files import (
     write_atomic,
 )
 
-from .common import check_piped_output, emit, folder_run, run_body, say, to_stdout
+from .common import PATH, check_piped_output, complete_codec, emit, folder_run, run_body, say, to_stdout
 
 
 @click.command()
-@click.argument("input", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output .aec file [INPUT with .aec suffix].")
+@click.argument("input", type=PATH)
+@click.option("-o", "--output", type=PATH, help="Output .aec file [INPUT with .aec suffix].")
 @click.option("-q", "--quality", type=float, help="Quality level (fractional allowed) [codec default].")
-@click.option("--codec", help="Codec name (see `aecodec list`) [the default codec].")
+@click.option("--codec", shell_complete=complete_codec,
+              help="Codec name (see `aecodec list`) [the default codec].")
 @click.option("--bpp", type=float, help="Rate control: highest quality whose file fits this many bits per pixel.")
 @click.option("--size", "size", help="Rate control: highest quality whose file fits this size (e.g. 50KB, 1.5MB).")
 @click.option("--psnr", type=float, help="Rate control: lowest quality whose decoded PSNR reaches this (dB).")
@@ -45,7 +47,7 @@ from .common import check_piped_output, emit, folder_run, run_body, say, to_stdo
               help="Encoder effort: 1-3 refine the latents per image for smaller files (25, 100, 300 synthesis "
                    "passes). A 768x512 photo on 2 cores: effort 1 took 33-44 s against 2 s (kodim05: 1.4% fewer "
                    "bytes, -0.01 dB); 2 and 3 take about 4x and 12x that. Decoding is unaffected.")
-@click.option("--weights", type=click.Path(path_type=Path),
+@click.option("--weights", type=PATH,
               help="A compatible weights file (e.g. from `aecodec train`) instead of the shipped one.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
@@ -126,18 +128,21 @@ def _parse_size(text: str) -> int:
 
 
 @click.command()
-@click.argument("input", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
+@click.argument("input", type=PATH)
+@click.option("-o", "--output", type=PATH,
               help="Output image; the format follows the suffix [INPUT with .png suffix].")
-@click.option("--weights", type=click.Path(path_type=Path),
+@click.option("--weights", type=PATH,
               help="The weights file the .aec file was made with, when it was not the shipped one.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--output-quality", type=click.IntRange(1, 100), default=OUTPUT_QUALITY, show_default=True,
+              help="A .jpg, .webp or .avif output codes the decoded pixels again, at this quality (100: lossless "
+                   "WebP); PNG and folder outputs are lossless.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Parallel processes for folders.")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Folders: images per synthesis pass, in one process (use 8+ with --device cuda).")
-def decode(input: Path, output: Path | None, weights: Path | None, device: str, force: bool, jobs: int,
-           batch: int) -> None:
+def decode(input: Path, output: Path | None, weights: Path | None, device: str, output_quality: int, force: bool,
+           jobs: int, batch: int) -> None:
     """Decompress an .aec file to an image, or every .aec file in a folder (-o the output folder)."""
     if input.is_dir():
         run_body(lambda: folder_run("decode", aecodec.decode_folder, src=input, dst=output, device=device,
@@ -149,11 +154,11 @@ def decode(input: Path, output: Path | None, weights: Path | None, device: str, 
             out = None if to_stdout(output) else output
             data = click.get_binary_stream("stdin").read() if str(input) == "-" else read_input(input)
             d = _said(input, lambda: decode_data(data, out, device, weights))
-            emit(d if isinstance(d, bytes) else image_bytes(d, out), output)
+            emit(d if isinstance(d, bytes) else image_bytes(d, out, output_quality), output)
         run_body(piped)
         return
     out = output or input.with_suffix(".npy" if _holds_array(input) else ".png")
-    run_body(lambda: _said(input, lambda: decode_file(input, out, device, weights, force)))
+    run_body(lambda: _said(input, lambda: decode_file(input, out, device, weights, force, output_quality)))
 
 
 def _said(input: Path, decode: Callable[[], bytes | Image.Image]) -> bytes | Image.Image:

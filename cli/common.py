@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import click
+from click.shell_completion import CompletionItem
 
 from aecodec.errors import AecError, AecWarning, OutputError
 from aecodec.files import check_output, write_atomic
@@ -15,6 +16,8 @@ from aecodec.files import check_output, write_atomic
 if TYPE_CHECKING:
     from aecodec.folders import FileResult, FolderReport
 
+# a path argument: its checks (exists, readable, writable) are the library's, which give README's exit codes
+PATH = click.Path(path_type=Path, readable=False)
 VERBOSITY = {"level": 1}  # 0 quiet, 1 normal, 2 verbose; set by the group options
 
 
@@ -33,6 +36,24 @@ def run_body(fn: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         click.echo("aecodec: interrupted", err=True)
         sys.exit(130)
+
+
+def complete_codec(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shell completion of ``--codec``: the registered codecs, with their descriptions."""
+    from aecodec.registry import list_codecs
+
+    return [CompletionItem(c.name, help=c.description) for c in list_codecs() if c.name.startswith(incomplete)]
+
+
+def complete_bench_codecs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shell completion of the benchmark's comma lists: the last name, learned or classical."""
+    from aecodec.eval.baselines import BASELINES
+    from aecodec.registry import list_codecs
+
+    done, _, last = incomplete.rpartition(",")
+    prefix = done + "," if done else ""
+    names = [c.name for c in list_codecs("image")] + list(BASELINES)
+    return [CompletionItem(prefix + n) for n in names if n.startswith(last)]
 
 
 def say(msg: str) -> None:
@@ -76,8 +97,10 @@ def folder_run(kind: str, code: Callable[..., FolderReport], **kwargs) -> None:
                    f"{len(report.failed)} failed", err=True)
     for src, err in report.failed.items():
         click.echo(f"  {src}: {err}", err=True)
-    if report.failed:
-        raise AecError(f"{len(report.failed)} file(s) failed")
+    for folder in report.unreadable:
+        click.echo(f"  {folder}: cannot read this folder: its files were not {kind}d", err=True)
+    if report.failed or report.unreadable:
+        raise AecError(f"{len(report.failed)} file(s) failed, {len(report.unreadable)} folder(s) unreadable")
 
 
 def _warn(result: FileResult) -> None:

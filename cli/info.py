@@ -10,13 +10,13 @@ import aecodec
 from aecodec.errors import AecError
 from aecodec.files import read_input
 
-from .common import run_body
+from .common import PATH, run_body
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=PATH)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list for several files).")
-@click.option("--weights", type=click.Path(path_type=Path), help="Check decodability with this weights file.")
+@click.option("--weights", type=PATH, help="Check decodability with this weights file.")
 def info(inputs: tuple[Path, ...], as_json: bool, weights: Path | None) -> None:
     """Show what .aec files hold (- reads stdin): codec, weights hash, quality, size, bpp, compression ratio.
     Every file is reported; one that cannot be read is named with its error, and the exit code is the worst."""
@@ -27,8 +27,11 @@ def info(inputs: tuple[Path, ...], as_json: bool, weights: Path | None) -> None:
                 data = click.get_binary_stream("stdin").read() if str(p) == "-" else read_input(p)
                 found.append((p, aecodec.inspect(data, weights=weights)))
             except AecError as e:
+                if len(inputs) == 1:
+                    raise
                 errors.append(e)
-                click.echo(f"aecodec: error: {'stdin' if str(p) == '-' else p}: {e}", err=True)
+                name = "stdin" if str(p) == "-" else str(p)
+                click.echo(f"aecodec: error: {e}" if name in str(e) else f"aecodec: error: {name}: {e}", err=True)
         if as_json and found:
             dicts = [fi.to_dict() for _, fi in found]
             click.echo(json.dumps(dicts[0] if len(inputs) == 1 else dicts, indent=1))

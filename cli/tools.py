@@ -11,12 +11,12 @@ from aecodec.datasets import split as train_validation
 from aecodec.files import check_folder, check_output, image_bytes, write_atomic
 from aecodec.registry import COMPRESSAI_ARCHS
 
-from .common import run_body
+from .common import PATH, complete_bench_codecs, run_body
 
 
 @click.command()
-@click.argument("input", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
+@click.argument("input", type=PATH)
+@click.option("-o", "--output", type=PATH,
               help="Output image; the format follows the suffix [INPUT with .denoised.png suffix].")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def denoise(input: Path, output: Path | None, force: bool) -> None:
@@ -36,10 +36,10 @@ def import_() -> None:
 
 
 @import_.command(name="compressai")
-@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("checkpoint", type=PATH)
 @click.option("--arch", required=True, type=click.Choice(sorted(COMPRESSAI_ARCHS)),
               help="The CompressAI zoo architecture the checkpoint was trained as (N and M are read from it).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Weights file to write.")
+@click.option("-o", "--output", type=PATH, required=True, help="Weights file to write.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def import_compressai(checkpoint: Path, arch: str, output: Path, force: bool) -> None:
     """A CompressAI state_dict (torch.save(net.state_dict()), or an example-script checkpoint) -> a weights file
@@ -55,15 +55,17 @@ def import_compressai(checkpoint: Path, arch: str, output: Path, force: bool) ->
 
 @click.command()
 @click.option("--dataset", default="kodak", show_default=True, help="Name in datasets.toml or a folder.")
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@click.option("--codecs", help="Comma list [every learned codec and every available classical one]; "
-                                "NAME:effortN benchmarks a learned codec at encoder effort N, weights:FILE the "
-                                "codec of a weights file (e.g. an imported CompressAI model).")
+@click.option("--out", "out", type=PATH, required=True, help="Output folder.")
+@click.option("--codecs", shell_complete=complete_bench_codecs,
+              help="Comma list [every learned codec and every available classical one]; "
+                   "NAME:effortN benchmarks a learned codec at encoder effort N, weights:FILE the "
+                   "codec of a weights file (e.g. an imported CompressAI model).")
 @click.option("--split", type=click.Choice(["all", "train", "validation"]), default="all", show_default=True,
               help="validation: only the held-out images training never sees (the 3% split aecodec train uses).")
 @click.option("--limit", type=click.IntRange(1), help="Use the first N images in sorted order.")
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Parallel worker processes.")
-@click.option("--anchor", default="jpeg", show_default=True, help="BD-rate anchor codec.")
+@click.option("--anchor", default="jpeg", shell_complete=complete_bench_codecs, show_default=True,
+              help="BD-rate anchor codec.")
 @click.option("--page-bpp", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
               help="compare.html shows each codec at its setting closest to this bpp.")
 @click.option("--page-images", type=click.IntRange(0), default=2, show_default=True,

@@ -1,8 +1,10 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 import aecodec
 from aecodec.cli.main import main
@@ -468,3 +470,113 @@ def test_ctrl_c_ends_a_folder_run_at_once_cleanly(photo_folder, after):
     assert left == [], left
     assert not [f for f in out.iterdir() if f.suffix != ".aec"]  # no .part file left
     assert all(aecodec.decode(f.read_bytes()) for f in out.glob("*.aec"))
+
+
+def _one_line_error(r, code: int) -> None:
+    """A refusal as README promises: the documented exit code, one line on stderr, no traceback."""
+    err = getattr(r, "stderr", None) or r.output
+    assert r.exit_code == code if hasattr(r, "exit_code") else r.returncode == code, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("stdin", [b"hello\n", b"", "truncated"])
+def test_stdin_garbage_empty_and_truncated_are_unreadable_input(runner, tmp_path, sample_path, stdin):
+    if stdin == "truncated":
+        stdin = sample_path.read_bytes()[:1000]
+    out = tmp_path / "e.aec"
+    r = runner.invoke(main, ["encode", "-", "-o", str(out)], input=stdin)
+    _one_line_error(r, 3)
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_encode_refuses_an_image_suffix_and_jobs_below_one(runner, tmp_path, sample_path):
+    r = runner.invoke(main, ["encode", str(sample_path), "-o", str(tmp_path / "x.png")])
+    _one_line_error(r, 7)
+    assert "names an image format" in r.output and not (tmp_path / "x.png").exists()
+    for jobs in ("0", "-3"):
+        r = runner.invoke(main, ["encode", str(sample_path.parent), "-o", str(tmp_path), "--jobs", jobs])
+        assert r.exit_code == 2 and "--jobs" in r.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_info_reports_every_file_and_exits_with_the_worst(runner, tmp_path, sample_path):
+    good = tmp_path / "good.aec"
+    good.write_bytes(aecodec.encode(sample_path, quality=2))
+    r = runner.invoke(main, ["info", str(good), str(sample_path), str(good)])
+    assert r.exit_code == 4
+    assert r.stdout.count("good.aec") == 2 and f"{sample_path}: " in r.stderr and "Traceback" not in r.output
+
+
+def test_decode_to_a_lossy_format_takes_an_output_quality(runner, tmp_path, sample_path):
+    from aecodec.eval.metrics import psnr
+
+    aec = tmp_path / "a.aec"
+    aec.write_bytes(aecodec.encode(sample_path, quality=6))
+    ref = np.asarray(Image.open(sample_path).convert("RGB"))
+    got = {}
+    for name, extra in (("a.png", []), ("hi.jpg", []), ("lo.jpg", ["--output-quality", "40"]),
+                        ("a.webp", ["--output-quality", "100"])):
+        r = runner.invoke(main, ["decode", str(aec), "-o", str(tmp_path / name), *extra])
+        assert r.exit_code == 0, r.output
+        got[name] = psnr(ref, np.asarray(Image.open(tmp_path / name).convert("RGB")))
+    assert got["a.webp"] == got["a.png"]  # quality 100 is lossless WebP
+    assert got["a.png"] - 0.5 < got["hi.jpg"] < got["a.png"]  # the default (95, 4:4:4) costs little
+    assert got["lo.jpg"] < got["hi.jpg"] - 1
+    assert (tmp_path / "lo.jpg").stat().st_size < (tmp_path / "hi.jpg").stat().st_size
+    assert runner.invoke(main, ["decode", str(aec), "-o", str(tmp_path / "z.jpg"), "--output-quality", "0"]
+                         ).exit_code == 2
+
+
+def test_shell_completion_offers_codec_names(runner):
+    def complete(words: str) -> list[str]:
+        env = {"_AECODEC_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}
+        r = runner.invoke(main, [], env=env, prog_name="aecodec")
+        return [line.split(",", 1)[1] for line in r.output.splitlines()]
+
+    names = complete("aecodec encode --codec avif")
+    assert "avif-pf" in names and all(n.startswith("avif") for n in names)
+    assert "jpeg,webp" in complete("aecodec bench --codecs jpeg,we")
+
+
+def test_bench_refuses_an_anchor_it_does_not_run_before_any_work(runner, tmp_path):
+    r = runner.invoke(main, ["bench", "--out", str(tmp_path / "b"), "--codecs", "jpeg", "--anchor", "webp"])
+    _one_line_error(r, 6)
+    assert "anchor" in r.output and not (tmp_path / "b" / "cache").exists()
+
+
+def test_permissions_as_a_user_would_meet_them(as_nobody, sample_path):
+    import time
+
+    folder, run = as_nobody
+    photos = folder / "photos"
+    (photos / "sub").mkdir(parents=True)
+    for p in (photos / "a.png", photos / "sub" / "b.png"):
+        p.write_bytes(sample_path.read_bytes())
+    locked = folder / "locked.png"
+    locked.write_bytes(sample_path.read_bytes())
+    locked.chmod(0o000)
+    ro = folder / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+
+    def refused(args: list[str], code: int) -> None:
+        got, out = run(args)
+        assert got == code and "Traceback" not in out and len(out.strip().splitlines()) == 1, (args, got, out)
+
+    # an unreadable input: exit 3, for encode, decode and info alike
+    for args in (["encode", str(locked), "-o", str(folder / "x.aec")], ["decode", str(locked), "-o",
+                 str(folder / "x.png")], ["info", str(locked)]):
+        refused(args, 3)
+    # a read-only output folder, with a nested one to make: refused before anything is encoded
+    t = time.perf_counter()
+    refused(["encode", str(photos), "-o", str(ro), "--jobs", "2"], 7)
+    refused(["encode", str(photos), "-o", str(ro / "deeper")], 7)
+    refused(["encode", str(sample_path), "-o", str(ro / "a.aec")], 7)
+    assert time.perf_counter() - t < 3 and not list(ro.iterdir())
+    # a subfolder it cannot read is named, and the rest is coded
+    (photos / "sub").chmod(0o000)
+    out = folder / "out"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
+    got, text = run(["encode", str(photos), "-o", str(out), "-q", "1", "--batch", "2"])  # in this process
+    assert got == 1 and f"{photos / 'sub'}: cannot read this folder" in text and (out / "a.aec").is_file(), text

@@ -52,6 +52,9 @@ def test_page_shows_every_codec_and_every_picture_exists(page):
     sources = re.findall(r"src='([^']+)'", text)
     assert sources and all((path.parent / s).is_file() for s in sources)
     assert "http" not in text  # nothing from a network
+    assert "<th></th>" not in text and text.count("class='divider'") == 2
+    # the codec layer is clipped from the right, so it shows left of the divider, as the caption says
+    assert "clip-path:inset(0 50% 0 0)" in text and "left of the white divider is the chosen codec" in text
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")

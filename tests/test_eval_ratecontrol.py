@@ -5,6 +5,8 @@ from PIL import Image
 import aecodec
 from aecodec.eval.metrics import psnr
 from aecodec.eval.ratecontrol import encode_to_target
+from aecodec.registry import quality_range
+from aecodec.variants import resolve
 from tests.conftest import noise_image
 
 
@@ -24,14 +26,23 @@ def encodes(monkeypatch):
     return count
 
 
+def _steps() -> list[int]:
+    """The default codec's distinct qualities (in 1/16), the grid the search moves on."""
+    info = resolve(None)
+    lo, hi = (16 * q for q in quality_range(info))
+    return [q for q in aecodec.load(info.name).rate_steps or range(lo, hi + 1) if lo <= q <= hi]
+
+
 def test_bpp_target_is_met_in_a_few_encodes(sample_path, encodes):
     data = encode_to_target(sample_path, bpp=0.5)
     fi = aecodec.inspect(data)
     assert fi.bpp <= 0.5
-    assert encodes["n"] <= 3
-    # within one 1/16 step of the highest quality that fits: two steps higher overshoots
-    above = aecodec.encode(sample_path, quality=fi.quality + 2 / 16)
-    assert 8 * len(above) / (384 * 256) > 0.5
+    assert encodes["n"] <= 4
+    # within two distinct steps of the highest quality that fits: three steps higher overshoots
+    steps = _steps()
+    i = steps.index(round(16 * fi.quality))
+    above = aecodec.encode(sample_path, quality=steps[min(i + 3, len(steps) - 1)] / 16)
+    assert i + 3 >= len(steps) or 8 * len(above) / (384 * 256) > 0.5
 
 
 def test_size_and_psnr_targets(sample_path, encodes):
@@ -42,8 +53,12 @@ def test_size_and_psnr_targets(sample_path, encodes):
     assert encodes["n"] <= 4
     q = aecodec.inspect(data).quality
     assert psnr(np.asarray(im), np.asarray(aecodec.decode(data))) >= 30.0
-    lower = aecodec.decode(aecodec.encode(im, quality=q - 3 / 16))
-    assert psnr(np.asarray(im), np.asarray(lower)) < 30.0
+    # within two distinct steps of the lowest quality that reaches it: three steps lower misses
+    steps = _steps()
+    i = steps.index(round(16 * q))
+    if i >= 3:
+        lower = aecodec.decode(aecodec.encode(im, quality=steps[i - 3] / 16))
+        assert psnr(np.asarray(im), np.asarray(lower)) < 30.0
     with pytest.warns(aecodec.AecWarning):  # noise caps what any quality reaches
         encode_to_target(noise_image(96, 64), psnr=60.0)
     with pytest.raises(aecodec.AecError):

@@ -61,7 +61,7 @@ def test_a_bad_file_is_reported_and_the_others_are_written(folders):
     (src / "bad.png").write_bytes(b"broken")
     r = aecodec.encode_folder(src, out, quality=2)
     assert (len(r.done), len(r.skipped), len(r.failed)) == (2, 0, 1)
-    assert "cannot read image" in r.failed[src / "bad.png"] and not (out / "bad.aec").exists()
+    assert "not an image Pillow can read" in r.failed[src / "bad.png"] and not (out / "bad.aec").exists()
     assert not [f for f in out.rglob("*") if f.is_file() and f.suffix != ".aec"]  # no temporary file left
 
 

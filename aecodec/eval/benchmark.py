@@ -9,11 +9,9 @@ import csv
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,10 +19,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from .. import workers
 from ..errors import UnknownCodecError
+from ..files import write_atomic
 from ..registry import SINGLE_RATE, get_codec, list_codecs
 from ..variants import resolve
-from ..workers import init_worker
 from .baselines import BASELINES
 from .metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
 
@@ -165,14 +164,15 @@ def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) 
                 else:
                     tasks.append((codec, q, str(img)))
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    # spawn, not fork: a forked child of a process that already ran torch's thread pools can deadlock
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=init_worker, initargs=(threads,)) as pool:
-        for p in tqdm(pool.map(_measure, tasks), total=len(tasks), desc="bench", dynamic_ncols=True):
+    results = workers.imap(_measure, tasks, jobs, threads)
+    try:
+        for p in tqdm(results, total=len(tasks), desc="bench", dynamic_ncols=True):
             f = cache / cache_key(p.codec) / f"{p.quality:g}" / f"{p.image}.json"
             f.parent.mkdir(parents=True, exist_ok=True)
-            f.write_text(json.dumps(asdict(p)))
+            write_atomic(f, json.dumps(asdict(p)).encode())
             points.append(p)
+    finally:
+        results.close()  # an early stop (Ctrl-C, an error) ends the workers at once
     return points
 
 

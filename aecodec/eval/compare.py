@@ -49,6 +49,8 @@ body{font-family:system-ui,sans-serif;margin:24px;background:#fafafa;color:#222}
 h2{margin-top:40px}.split{position:relative;display:inline-block;line-height:0;max-width:100%}
 .split img{max-width:100%;height:auto}.split .over{position:absolute;top:0;left:0;width:100%;height:100%;
 clip-path:inset(0 50% 0 0)}.split .over img{width:100%;height:100%}
+.split .divider{position:absolute;top:0;bottom:0;left:50%;width:2px;margin-left:-1px;background:#fff;
+box-shadow:0 0 0 1px rgba(0,0,0,.6);pointer-events:none}
 .controls{margin:8px 0}.crops{display:flex;flex-wrap:wrap;gap:12px}.crops figure{margin:0}
 .crops img{width:384px;height:384px;image-rendering:pixelated}figcaption{font-size:13px}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
@@ -58,7 +60,8 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text
 _SCRIPT = """
 const errors=[];window.addEventListener('error',e=>errors.push(e.message||'error'));
 function setSplit(range){const over=document.getElementById(range.dataset.over);
-  over.style.clipPath='inset(0 '+(100-range.value)+'% 0 0)';}
+  over.style.clipPath='inset(0 '+(100-range.value)+'% 0 0)';
+  document.getElementById(range.dataset.divider).style.left=range.value+'%';}
 function setCodec(sel){const img=document.getElementById(sel.dataset.img);img.src=sel.value;
   document.getElementById(sel.dataset.label).textContent=sel.options[sel.selectedIndex].text;}
 document.querySelectorAll('input[type=range]').forEach(r=>{r.addEventListener('input',()=>setSplit(r));setSplit(r);});
@@ -67,8 +70,9 @@ if(location.hash==='#selftest'){window.addEventListener('load',()=>{
   const imgs=[...document.images];const broken=imgs.filter(i=>!i.complete||i.naturalWidth===0).map(i=>i.src);
   let moved=0;document.querySelectorAll('input[type=range]').forEach(r=>{
     const over=document.getElementById(r.dataset.over);const before=getComputedStyle(over).clipPath;
+    const divider=document.getElementById(r.dataset.divider);const at=divider.getBoundingClientRect().left;
     r.value=20;r.dispatchEvent(new Event('input'));
-    if(getComputedStyle(over).clipPath!==before)moved++;});
+    if(getComputedStyle(over).clipPath!==before&&divider.getBoundingClientRect().left<at)moved++;});
   const codecs=new Set([...document.querySelectorAll('[data-codec]')].map(e=>e.dataset.codec));
   const ok=!errors.length&&!broken.length&&moved===document.querySelectorAll('input[type=range]').length;
   document.title=(ok?'selftest ok':'selftest failed')+': '+imgs.length+' images, '+moved+' sliders moved, '
@@ -87,8 +91,8 @@ def write_page(out: Path, images: list[Path], codecs: list[str], points: list, s
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>aecodec: codecs compared at "
              f"{target_bpp:g} bpp</title><style>{_STYLE}</style></head><body>",
              f"<h1>Codecs compared by eye at about {target_bpp:g} bpp</h1><p>Each codec at its setting closest to "
-             f"{target_bpp:g} bpp on each image. Drag the slider: the original is on the left of the split, the "
-             "chosen codec on the right. Below, the image's most detailed region at 4x.</p>"]
+             f"{target_bpp:g} bpp on each image. Move the split slider: left of the white divider is the chosen "
+             "codec, right of it the original. Below, the image's most detailed region at 4x.</p>"]
     for n, path in enumerate(images):
         original = Image.open(path).convert("RGB")
         stem = f"img{n}"
@@ -117,21 +121,25 @@ def write_page(out: Path, images: list[Path], codecs: list[str], points: list, s
             f"<h2>{e(path.name)} ({original.width}x{original.height})</h2>"
             f"<div class='controls'><label>codec <select data-img='{stem}_codec' data-label='{stem}_label'>"
             f"{options}</select></label> <label>split <input type='range' min='0' max='100' value='50' "
-            f"data-over='{stem}_over'></label> <span id='{stem}_label'>{e(choices[0][1])}</span></div>"
+            f"data-over='{stem}_over' data-divider='{stem}_divider'></label> "
+            f"<span id='{stem}_label'>{e(choices[0][1])}</span></div>"
             f"<div class='split'><img src='compare/{stem}_original.png' alt='original'>"
             f"<div class='over' id='{stem}_over'><img id='{stem}_codec' src='{e(choices[0][0])}' alt='codec'></div>"
-            f"</div><p>Most detailed region ({box[2] - box[0]} px square at {box[0]},{box[1]}), 4x:</p>"
+            f"<div class='divider' id='{stem}_divider'></div></div>"
+            f"<p>Most detailed region ({box[2] - box[0]} px square at {box[0]},{box[1]}), 4x:</p>"
             f"<div class='crops'>{''.join(crops)}</div>")
     parts.append("<h2>Rate-distortion</h2><div class='plots'>"
                  + "".join(f"<img src='rd_{m}.png' alt='RD {m}'>" for m in ("psnr", "ms_ssim")
                            if (out / f"rd_{m}.png").exists()) + "</div>")
     bd = summary["bd_rate"]
+    why = {c: w for c, w in bd.get("why_none", {}).items() if w}  # a column for the reasons only if there are any
     rows = "".join(
         f"<tr><td style='text-align:left'>{e(c)}</td>"
         + "".join("<td>n/a</td>" if math.isnan(bd[m][c]) else f"<td>{bd[m][c]:.1f}%</td>" for m in ("psnr", "ms_ssim"))
-        + f"<td style='text-align:left'>{e(bd.get('why_none', {}).get(c, ''))}</td></tr>" for c in bd["psnr"])
+        + (f"<td style='text-align:left'>{e(why.get(c, ''))}</td>" if why else "") + "</tr>" for c in bd["psnr"])
+    head = "<th>codec</th><th>PSNR</th><th>MS-SSIM</th>" + ("<th>why n/a</th>" if why else "")
     parts.append(f"<h2>BD-rate against {e(bd['anchor'])}</h2><p>Negative: fewer bits at the same quality.</p>"
-                 f"<table><tr><th>codec</th><th>PSNR</th><th>MS-SSIM</th><th></th></tr>{rows}</table>"
+                 f"<table><tr>{head}</tr>{rows}</table>"
                  f"<script>{_SCRIPT}</script></body></html>")
     page = out / "compare.html"
     page.write_text("\n".join(parts))
