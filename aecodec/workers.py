@@ -60,6 +60,7 @@ def imap(fn: Callable[[T], R], tasks: Iterable[T], jobs: int, threads: int = 0) 
     from concurrent.futures import ProcessPoolExecutor
 
     before = set(multiprocessing.active_children())
+    _quiet_resource_tracker()
     with _sigint_ignored():
         pool = ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
                                    initializer=init_worker, initargs=(threads,))
@@ -72,6 +73,23 @@ def imap(fn: Callable[[T], R], tasks: Iterable[T], jobs: int, threads: int = 0) 
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its stderr on the null device. When a run is killed
+    (SIGKILL), the tracker removes the pool's semaphores, as it should, and then warns on stderr about having
+    had to: noise after the user's own kill, about nothing left behind."""
+    from multiprocessing import resource_tracker
+
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(null, 2)
+        resource_tracker.ensure_running()  # a no-op once it runs
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 @contextmanager

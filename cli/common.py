@@ -56,6 +56,25 @@ def complete_bench_codecs(ctx: click.Context, param: click.Parameter, incomplete
     return [CompletionItem(prefix + n) for n in names if n.startswith(last)]
 
 
+def one_line_errors(call: Callable[[], object]) -> None:
+    """Run a click command's ``main`` with ``standalone_mode=False`` and give its refusals as every other
+    error is given: one line on stderr (with where to find help) and click's exit code (2 for usage errors)."""
+    try:
+        code = call()
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.echo(f"aecodec: error: {e.format_message()}{hint}", err=True)
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        click.echo(f"aecodec: error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("aecodec: interrupted", err=True)
+        sys.exit(130)
+    if isinstance(code, int):  # --help, --version and the like end with an exit code
+        sys.exit(code)
+
+
 def say(msg: str) -> None:
     """A line of what was done, with -v only."""
     if VERBOSITY["level"] >= 2:

@@ -14,14 +14,23 @@ import aecodec
 from aecodec.errors import EXIT_CODES
 
 from .coding import decode, encode
-from .common import VERBOSITY, run_body
+from .common import VERBOSITY, one_line_errors, run_body
 from .info import info, list_
 from .tools import bench, denoise, import_
 
 EPILOG = "Exit codes: " + "; ".join(f"{code} {what}" for code, what in EXIT_CODES.items())
 
 
-@click.group(epilog=EPILOG)
+class Aecodec(click.Group):
+    """The command group, whose usage errors are one line like every other error."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        one_line_errors(lambda: super(Aecodec, self).main(args, prog_name, complete_var, False, **extra))
+
+
+@click.group(cls=Aecodec, epilog=EPILOG)
 @click.version_option(aecodec.__version__, prog_name="aecodec")
 @click.option("--quiet", is_flag=True, help="No warnings, notices or progress bars (errors still print).")
 @click.option("-v", "--verbose", is_flag=True, help="Print what each command did (sizes, rates, seconds).")
@@ -61,7 +70,7 @@ TRAIN_HELP = ("Train a registered codec (--codec NAME) with the one rate-distort
 @click.pass_context
 def train(ctx: click.Context) -> None:
     # the flags are built from the training options only when training is asked for: `aecodec --help` stays fast
-    _train_command().main(ctx.args, prog_name="aecodec train", standalone_mode=True)
+    one_line_errors(lambda: _train_command().main(ctx.args, prog_name="aecodec train", standalone_mode=False))
 
 
 def run() -> None:

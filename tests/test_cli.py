@@ -414,8 +414,9 @@ def test_kill_9_of_a_folder_run_leaves_no_worker_alive(photo_folder):
     import time
 
     src, out = photo_folder
+    stderr = out.parent / "stderr.txt"
     proc = subprocess.Popen([sys.executable, "-m", "aecodec", "encode", str(src), "-o", str(out), "--jobs", "2"],
-                            stderr=subprocess.DEVNULL)
+                            stderr=stderr.open("wb"))
 
     def children() -> set[int]:
         found = set()
@@ -442,6 +443,7 @@ def test_kill_9_of_a_folder_run_leaves_no_worker_alive(photo_folder):
         time.sleep(0.2)
     assert workers and not any(map(alive, workers)), [p for p in workers if alive(p)]
     assert all(aecodec.decode(f.read_bytes()) for f in out.glob("*.aec"))  # only complete outputs
+    assert stderr.read_text() == ""  # the resource tracker cleaned up without a word
 
 
 @pytest.mark.parametrize("after", [0.5, 3.0])  # while the workers import, and while they code
@@ -470,6 +472,31 @@ def test_ctrl_c_ends_a_folder_run_at_once_cleanly(photo_folder, after):
     assert left == [], left
     assert not [f for f in out.iterdir() if f.suffix != ".aec"]  # no .part file left
     assert all(aecodec.decode(f.read_bytes()) for f in out.glob("*.aec"))
+
+
+def test_ctrl_c_ends_a_benchmark_at_once(photo_folder):
+    """The benchmark's workers end with the run: exit 130 at once, no traceback, no process left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, out = photo_folder
+    proc = subprocess.Popen([sys.executable, "-m", "aecodec", "bench", "--dataset", str(src), "--codecs",
+                             "jpeg,webp", "--jobs", "2", "--out", str(out / "bench"), "--page-images", "0"],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((out / "bench" / "cache").rglob("*.json")):
+        time.sleep(0.1)  # until the first points are in
+    os.killpg(proc.pid, signal.SIGINT)
+    t0 = time.time()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.time() - t0 < 3, (proc.returncode, time.time() - t0, err)
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "aecodec: interrupted", err
+    time.sleep(2)
+    assert subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split() == []
 
 
 def _one_line_error(r, code: int) -> None:
@@ -573,10 +600,24 @@ def test_permissions_as_a_user_would_meet_them(as_nobody, sample_path):
     refused(["encode", str(photos), "-o", str(ro / "deeper")], 7)
     refused(["encode", str(sample_path), "-o", str(ro / "a.aec")], 7)
     assert time.perf_counter() - t < 3 and not list(ro.iterdir())
-    # a subfolder it cannot read is named, and the rest is coded
+    # a subfolder it cannot read is named (the readable file's output exists, so the child codes nothing: a
+    # forked child of a process whose thread pools ran may not)
     (photos / "sub").chmod(0o000)
     out = folder / "out"
-    out.mkdir(mode=0o777)
+    out.mkdir()
     out.chmod(0o777)
-    got, text = run(["encode", str(photos), "-o", str(out), "-q", "1", "--batch", "2"])  # in this process
-    assert got == 1 and f"{photos / 'sub'}: cannot read this folder" in text and (out / "a.aec").is_file(), text
+    (out / "a.aec").write_bytes(aecodec.encode(photos / "a.png", quality=1))
+    got, text = run(["encode", str(photos), "-o", str(out), "-q", "1"])
+    assert got == 1 and f"{photos / 'sub'}: cannot read this folder" in text and "skipped 1 existing" in text, text
+
+
+@pytest.mark.parametrize("value", [0, 7, 255])
+def test_a_grayscale_pixel_comes_back_exactly_through_png_files(runner, tmp_path, value):
+    src, aec, out = tmp_path / "px.png", tmp_path / "px.aec", tmp_path / "back.png"
+    Image.fromarray(np.array([[value]], np.uint8), "L").save(src)
+    assert runner.invoke(main, ["encode", str(src), "-o", str(aec)]).exit_code == 0
+    assert runner.invoke(main, ["decode", str(aec), "-o", str(out)]).exit_code == 0
+    back = Image.open(out)
+    assert back.mode == "L" and np.asarray(back).tolist() == [[value]]
+    r = runner.invoke(main, ["info", str(aec)])
+    assert "exact pixels" in r.output and "ratio 1:" in r.output  # a file larger than its one byte of pixels
