@@ -29,7 +29,7 @@ from ..registry import CodecInfo, quality_range
 from ..variants import resolve
 from .metrics import psnr as psnr_db
 
-INTERPOLATED = 4  # probes placed by interpolation before the search halves the bracket instead
+INTERPOLATED = 5  # probes placed by interpolation before the search halves the bracket instead
 
 
 @dataclass
@@ -79,6 +79,14 @@ class _Search:
                 q = (first + last) // 2 if self.highest else (first + last + 1) // 2
             self.probe(q)
 
+    def _prior_slope(self, q: float) -> float:
+        """The prior curve's slope at ``q`` (0 without a prior)."""
+        if len(self.prior) < 2:
+            return 0.0
+        qs, vs = zip(*self.prior)
+        i = min(max(int(np.searchsorted(qs, q)) - 1, 0), len(qs) - 2)
+        return (vs[i + 1] - vs[i]) / (qs[i + 1] - qs[i])
+
     def _predict(self) -> float:
         """The setting where f meets the target, from the measurements (and the prior curve while there are few)."""
         pts = sorted(self.known.items())
@@ -91,9 +99,10 @@ class _Search:
         if side:
             (qa, va) = side[0]
             rising = [(qb, vb) for qb, vb in side[1:] if (qb - qa) * (vb - va) > 0]
-            if rising:  # the secant through the nearest measurement and the next that rises from it
-                qb, vb = rising[0]
-                return qa + (self.target - va) * (qb - qa) / (vb - va)
+            if rising:  # the secant through the nearest measurement and the next that rises from it, no flatter
+                qb, vb = rising[0]  # than half the prior's slope there (neighbours may code almost alike)
+                slope = max((vb - va) / (qb - qa), self._prior_slope(qa) / 2)
+                return qa + (self.target - va) / slope
         if not self.prior:
             if not side:
                 return (self.lo + self.hi) / 2
