@@ -68,7 +68,7 @@ def test_pixels_do_not_depend_on_the_thread_count(tmp_path, sample_path):
 
 def test_a_stream_that_decodes_to_other_pixels_is_refused(tmp_path):
     coder = AvifLatents()
-    x = torch.from_numpy(np.asarray(noise_image(32, 32))).permute(2, 0, 1)[None].float() / 255
+    x = torch.from_numpy(np.array(noise_image(32, 32))).permute(2, 0, 1)[None].float() / 255
     item = coder.encode(x, 64)[0]
     other = coder.encode(x, 96)[0]
     with pytest.raises(FormatError, match="other pixels"):

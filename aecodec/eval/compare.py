@@ -1,10 +1,11 @@
 """A page to compare codecs by eye: ``compare.html`` beside a benchmark's results, no server, no network.
 
-For each image, every codec at matched bytes (its setting whose bpp on that image is closest to a chosen bpp)
-behind a split slider over the original, and 4x crops of the image's most detailed region side by side; then
-the RD plots and the BD-rate table. The pictures are PNG files in ``compare/`` beside the page (lossless, so
-what shows is what the codec decoded). With ``#selftest`` in its address the page checks itself (every picture
-loaded, every slider moves its split) and says so in its title, for a headless browser to read.
+For each image, every codec at its setting whose bpp on that image is closest to a chosen bpp (the nearest
+setting, not equal bytes) behind a split slider over the original, and 4x crops of the image's most detailed
+region side by side; then the RD plots and the BD-rate table. The pictures are PNG files in ``compare/`` beside
+the page (lossless, so what shows is what the codec decoded). With ``#selftest`` in its address the page checks
+itself (every picture loaded, every slider moves its split) and says so in its title, for a headless browser to
+read.
 """
 from __future__ import annotations
 
