@@ -354,5 +354,5 @@ def import_compressai(checkpoint: str | Path, arch: str, output: str | Path) -> 
     if arch not in COMPRESSAI_ARCHS:
         known = ", ".join(sorted(COMPRESSAI_ARCHS))
         raise UnknownCodecError(f"unknown CompressAI architecture {arch!r} (known: {known})")
-    run(Path(checkpoint), arch, Path(output), COMPRESSAI_ARCHS[arch])
+    run(Path(checkpoint), arch, Path(output))
     return weights_metadata(output)

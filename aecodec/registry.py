@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .codecs.compressai_archs import ARCHS
 from .errors import ModelMismatchError, UnknownCodecError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"  # the shipped weights files
@@ -132,15 +133,8 @@ CODECS: list[CodecInfo] = [
                           ".npy in"),
 ]
 
-# CompressAI zoo architectures ``aecodec import compressai`` reads (aecodec.codecs.imported) -> their codec
-COMPRESSAI_ARCHS: dict[str, str] = {
-    "bmshj2018-factorized": "compressai-factorized",
-    "bmshj2018-hyperprior": "compressai-hyperprior",
-    "mbt2018-mean": "compressai-hyperprior",
-    "mbt2018": "compressai-autoregressive",
-    "cheng2020-anchor": "compressai-autoregressive",
-    "cheng2020-attn": "compressai-autoregressive",
-}
+# CompressAI zoo architectures ``aecodec import compressai`` reads -> their codec
+COMPRESSAI_ARCHS: dict[str, str] = {name: a.codec for name, a in ARCHS.items()}
 
 
 def _check(codecs: list[CodecInfo]) -> None:

@@ -14,7 +14,7 @@ from .codecs.loading import build, check_base, check_family
 from .codecs.weights_file import file_hash, weights_metadata
 from .contract import EFFORTS
 from .errors import AecError, FormatError, ModelMismatchError, UnknownCodecError
-from .format.container import Container
+from .format.container import QUALITY_STEPS, Container
 from .registry import (
     CODECS,
     SINGLE_RATE,
@@ -79,7 +79,7 @@ def codec_of(c: Container, weights: str | Path | None = None) -> CodecInfo:
             f"this file was made with other weights of codec {info.name!r} (hash {c.weights_hash.hex()}) than "
             f"{where}: decode it with --weights FILE (the file it was made with)")
     lo, hi = quality_range(info)
-    if not 16 * lo <= c.quality16 <= 16 * hi:
+    if not QUALITY_STEPS * lo <= c.quality16 <= QUALITY_STEPS * hi:
         raise FormatError(f"invalid quality {c.quality} for codec {info.name!r}")
     return info
 
@@ -123,7 +123,7 @@ def quality16(info: CodecInfo, quality: float | None) -> int:
         raise UnknownCodecError(f"quality {q} outside {lo}..{hi} for codec {info.name!r}")
     if not info.fractional and q != int(q):
         raise UnknownCodecError(f"codec {info.name!r} takes whole qualities {lo}..{hi}, not {q}")
-    return round(q * 16)
+    return round(q * QUALITY_STEPS)
 
 
 def encode_settings(codec: str | None = None, quality: float | None = None, effort: int = 0,

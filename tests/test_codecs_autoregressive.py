@@ -22,7 +22,7 @@ def imported(tmp_path_factory):
     with torch.no_grad():
         net.context_prediction.weight.mul_(8 * net.context_prediction.mask)
     torch.save(net.state_dict(), root / "mbt.pth")
-    w = import_compressai(root / "mbt.pth", "mbt2018", root / "mbt.safetensors", "compressai-autoregressive")
+    w = import_compressai(root / "mbt.pth", "mbt2018", root / "mbt.safetensors")
     return net, load(w)
 
 
@@ -126,8 +126,7 @@ def test_a_published_width_context_model_gives_the_symbols_of_plain_integer_prod
     torch.manual_seed(5)
     net = JointAutoregressiveHierarchicalPriors(16, 320).eval()
     torch.save(net.state_dict(), tmp_path / "mbt.pth")
-    codec = load(import_compressai(tmp_path / "mbt.pth", "mbt2018", tmp_path / "mbt.safetensors",
-                                   "compressai-autoregressive"))
+    codec = load(import_compressai(tmp_path / "mbt.pth", "mbt2018", tmp_path / "mbt.safetensors"))
     latent_pass, hyper = codec.latents.latent_pass, codec.latents.hyper
     model = latent_pass.model
     assert model.tap_product.in_features == 320 * 12

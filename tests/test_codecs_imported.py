@@ -25,7 +25,6 @@ from aecodec.codecs.imported import import_compressai
 from aecodec.contract import ImageCodec
 from aecodec.errors import ModelMismatchError
 from aecodec.eval.benchmark import parse_spec
-from aecodec.registry import COMPRESSAI_ARCHS
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +84,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize("arch", list(ARCHS))
 def test_same_rate_and_pixels_as_compressai_and_thread_invariant(arch, models, tmp_path, sample_path):
     net, ckpt = models[arch]
-    w = import_compressai(ckpt, arch, tmp_path / "w.safetensors", COMPRESSAI_ARCHS[arch])
+    w = import_compressai(ckpt, arch, tmp_path / "w.safetensors")
     codec = aecodec.load(weights=w)
     assert isinstance(codec, ImageCodec) and codec.latents.streams == (1 if arch == "bmshj2018-factorized" else 2)
     im, x = _photo(sample_path)  # 384x256: a multiple of 64, no padding on either side
@@ -111,12 +110,11 @@ def test_same_rate_and_pixels_as_compressai_and_thread_invariant(arch, models, t
 
 def test_update_buffers_training_checkpoints_and_dataparallel_prefixes_import_alike(models, tmp_path):
     net, ckpt = models["mbt2018-mean"]
-    plain = import_compressai(ckpt, "mbt2018-mean", tmp_path / "a.safetensors", COMPRESSAI_ARCHS["mbt2018-mean"])
+    plain = import_compressai(ckpt, "mbt2018-mean", tmp_path / "a.safetensors")
     net.update(force=True)
     wrapped = {"epoch": 3, "state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}}
     torch.save(wrapped, tmp_path / "checkpoint.pth.tar")
-    other = import_compressai(tmp_path / "checkpoint.pth.tar", "mbt2018-mean", tmp_path / "b.safetensors",
-                              COMPRESSAI_ARCHS["mbt2018-mean"])
+    other = import_compressai(tmp_path / "checkpoint.pth.tar", "mbt2018-mean", tmp_path / "b.safetensors")
     from safetensors.torch import load_file
 
     a, b = load_file(str(plain)), load_file(str(other))
@@ -128,22 +126,19 @@ def test_update_buffers_training_checkpoints_and_dataparallel_prefixes_import_al
 def test_refuses_what_it_cannot_import(models, tmp_path):
     _, ckpt = models["mbt2018-mean"]
     with pytest.raises(ModelMismatchError, match="not a bmshj2018-hyperprior checkpoint"):
-        import_compressai(ckpt, "bmshj2018-hyperprior", tmp_path / "w.safetensors",
-                          COMPRESSAI_ARCHS["bmshj2018-hyperprior"])
+        import_compressai(ckpt, "bmshj2018-hyperprior", tmp_path / "w.safetensors")
     broken = tmp_path / "broken.pth"
     broken.write_bytes(ckpt.read_bytes()[:1000])
     with pytest.raises(ModelMismatchError, match="not a readable PyTorch checkpoint"):
-        import_compressai(broken, "mbt2018-mean", tmp_path / "w.safetensors", COMPRESSAI_ARCHS["mbt2018-mean"])
+        import_compressai(broken, "mbt2018-mean", tmp_path / "w.safetensors")
     state = torch.load(ckpt, weights_only=True)
     state["h_s.0.weight"] = state["h_s.0.weight"] * 1e9  # sums far beyond 2^53 in fixed point
     torch.save(state, tmp_path / "huge.pth")
     with pytest.raises(ModelMismatchError, match="no exact integer form"):
-        import_compressai(tmp_path / "huge.pth", "mbt2018-mean", tmp_path / "w.safetensors",
-                          COMPRESSAI_ARCHS["mbt2018-mean"])
+        import_compressai(tmp_path / "huge.pth", "mbt2018-mean", tmp_path / "w.safetensors")
     torch.save({"g_a.0.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(ModelMismatchError):
-        import_compressai(tmp_path / "other.pth", "mbt2018-mean", tmp_path / "w.safetensors",
-                          COMPRESSAI_ARCHS["mbt2018-mean"])
+        import_compressai(tmp_path / "other.pth", "mbt2018-mean", tmp_path / "w.safetensors")
     assert not (tmp_path / "w.safetensors").exists()
 
 
@@ -170,8 +165,7 @@ def test_benchmark_measures_a_weights_file(models, tmp_path, sample_path):
     from aecodec.eval.benchmark import _measure, cache_key
 
     _, ckpt = models["bmshj2018-factorized"]
-    w = import_compressai(ckpt, "bmshj2018-factorized", tmp_path / "f.safetensors",
-                          COMPRESSAI_ARCHS["bmshj2018-factorized"])
+    w = import_compressai(ckpt, "bmshj2018-factorized", tmp_path / "f.safetensors")
     assert parse_spec(f"weights:{w}") == ("compressai-factorized", 0, str(w))
     assert parse_spec("hyperprior:effort1") == ("hyperprior", 1, None)
     point = _measure((f"weights:{w}", 1, str(sample_path)))
@@ -187,7 +181,7 @@ def test_parsing_depends_on_integers_only(arch, models, tmp_path, sample_path):
     from aecodec.codecs.imported import load
 
     _, ckpt = models[arch]
-    w = import_compressai(ckpt, arch, tmp_path / "w.safetensors", COMPRESSAI_ARCHS[arch])
+    w = import_compressai(ckpt, arch, tmp_path / "w.safetensors")
     codec = load(w)
     _, x = _photo(sample_path)
     items = codec.compress_batch(x, 16)
@@ -216,7 +210,7 @@ def test_autoregressive_codec_tiles_rate_control_and_pillow(models, tmp_path, sa
     from aecodec.registry import CODECS, CodecInfo, register
 
     _, ckpt = models["mbt2018"]
-    w = import_compressai(ckpt, "mbt2018", tmp_path / "w.safetensors", COMPRESSAI_ARCHS["mbt2018"])
+    w = import_compressai(ckpt, "mbt2018", tmp_path / "w.safetensors")
     im, _ = _photo(sample_path)
     original = np.asarray(im)
     data = aecodec.encode(im, weights=w)
@@ -264,7 +258,7 @@ def test_command_line_autoregressive_import_and_refusals(models, tmp_path, sampl
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_autoregressive_codec_on_the_gpu_parses_what_the_cpu_wrote(models, tmp_path, sample_path):
     _, ckpt = models["cheng2020-anchor"]
-    w = import_compressai(ckpt, "cheng2020-anchor", tmp_path / "w.safetensors", COMPRESSAI_ARCHS["cheng2020-anchor"])
+    w = import_compressai(ckpt, "cheng2020-anchor", tmp_path / "w.safetensors")
     im, _ = _photo(sample_path)
     data = aecodec.encode(im, weights=w)
     cpu = np.asarray(aecodec.decode(data, weights=w)).astype(int)

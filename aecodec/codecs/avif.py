@@ -26,10 +26,10 @@ from torch import Tensor
 
 from ..contract import Coded, Refine
 from ..errors import FormatError, ModelMismatchError
+from ..format.container import QUALITY_STEPS
 from ..models.postfilter import PostFilter
 from . import inference, weights_file
 from .composed import ComposedCodec
-from .gains import STEPS
 from .postfilter import PostFilterStage, read_filter
 
 SPEED = 4  # libaom's speed: the anchor's setting (0 slowest .. 10 fastest)
@@ -50,8 +50,8 @@ MAX_HEADER = 1 << 16  # bytes an inflated header may have
 def avif_quality(quality16: int) -> int:
     """The AVIF quality (0-100) a codec quality (1/16 steps, 1..10) codes at: linear from 10 to 90, rounded in
     integer arithmetic."""
-    span = (LEVELS - 1) * STEPS
-    return LOWEST + ((quality16 - STEPS) * (HIGHEST - LOWEST) * 2 + span) // (2 * span)
+    span = (LEVELS - 1) * QUALITY_STEPS
+    return LOWEST + ((quality16 - QUALITY_STEPS) * (HIGHEST - LOWEST) * 2 + span) // (2 * span)
 
 
 def avif_bytes(pixels: np.ndarray, quality: int) -> bytes:
@@ -136,7 +136,7 @@ class AvifLatents:
     streams = 1
     downsampling = 2  # the restoration filter folds 2x2 blocks: tiles are coded with even sides
     # 144 quality steps share 81 AVIF qualities: the highest step of each codes its rate
-    rate_steps = tuple(sorted({avif_quality(q): q for q in range(STEPS, LEVELS * STEPS + 1)}.values()))
+    rate_steps = tuple(sorted({avif_quality(q): q for q in range(QUALITY_STEPS, LEVELS * QUALITY_STEPS + 1)}.values()))
 
     def encode(self, y: Tensor, quality16: int, refine: Refine | None = None) -> list[Coded]:
         if refine is not None:

@@ -1,9 +1,9 @@
 """Gain units (Cui et al., arXiv 2003.02012): how one network serves every quality.
 
-Quality is stored in 1/16 steps (``quality16``): fractional qualities interpolate between trained levels. The
-gains parsing depends on (the latent's gain, the inverse hyper gain) are integer tables interpolated in
-integers, identical on every machine; the gains that touch only encoder choices or pixels are float and
-interpolated geometrically. Single-rate models (imported CompressAI models) use ``UnitGains``.
+Quality is stored in ``QUALITY_STEPS`` steps a level (``quality16``): fractional qualities interpolate between
+trained levels. The gains parsing depends on (the latent's gain, the inverse hyper gain) are integer tables
+interpolated in integers, identical on every machine; the gains that touch only encoder choices or pixels are
+float and interpolated geometrically. Single-rate models (imported CompressAI models) use ``UnitGains``.
 """
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import torch
 from torch import Tensor
 
 from ..coding.fixedpoint import FRAC_A, FRAC_G
-
-STEPS = 16  # quality16 steps per quality level
+from ..format.container import QUALITY_STEPS
 
 
 class Gains:
@@ -33,19 +32,19 @@ class Gains:
 
     def split(self, quality16: int) -> tuple[int, int]:
         """quality16 -> (lower level, 1/16 steps towards the next), the top level reached from below."""
-        lo, frac = divmod(quality16 - STEPS, STEPS)
+        lo, frac = divmod(quality16 - QUALITY_STEPS, QUALITY_STEPS)
         if lo >= self.levels - 1:
-            lo, frac = self.levels - 2, STEPS
+            lo, frac = self.levels - 2, QUALITY_STEPS
         return lo, frac
 
     def interpolate(self, table: Tensor, quality16: int) -> Tensor:
         """Integer linear interpolation of a per-level table [L, C] between levels: identical everywhere."""
         lo, frac = self.split(quality16)
-        return (table[lo] * (STEPS - frac) + table[lo + 1] * frac + STEPS // 2) // STEPS
+        return (table[lo] * (QUALITY_STEPS - frac) + table[lo + 1] * frac + QUALITY_STEPS // 2) // QUALITY_STEPS
 
     def _float(self, log_table: Tensor, quality16: int) -> Tensor:
         lo, frac = self.split(quality16)
-        t = frac / STEPS
+        t = frac / QUALITY_STEPS
         return ((1 - t) * log_table[lo] + t * log_table[lo + 1]).exp()[None, :, None, None]
 
     def latent_int(self, quality16: int) -> Tensor:
@@ -71,7 +70,7 @@ class Gains:
     def lmbda(self, quality16: int) -> float:
         """The rate-distortion trade-off a quality stands for (geometric between trained levels)."""
         lo, frac = self.split(quality16)
-        t = frac / STEPS
+        t = frac / QUALITY_STEPS
         return math.exp((1 - t) * math.log(self.lambdas[lo]) + t * math.log(self.lambdas[lo + 1]))
 
 

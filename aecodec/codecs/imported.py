@@ -27,7 +27,6 @@ import json
 import pickle
 import zipfile
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -40,31 +39,12 @@ from ..models import hyperprior, residual
 from . import weights_file
 from .autoregressive import WavefrontPass
 from .composed import ComposedCodec
+from .compressai_archs import ARCHS, CompressAIArch
 from .gains import UnitGains
 from .latents import FactorizedLatents, GaussianLatents, HyperPath
 from .loading import load_parameters
 from .transforms import Transforms
 
-
-class Arch(NamedTuple):
-    """How a CompressAI zoo architecture maps onto this project's parts."""
-
-    compressai_class: str
-    layout: str  # of the hyper-synthesis' output (``aecodec.codecs.latents.HyperPath``); "" = no hyperprior,
-    # "features" = the input of an autoregressive context model
-    activation: type[nn.Module] = nn.ReLU  # of the hyper-analysis
-    abs_input: bool = False  # the hyper-analysis sees |y|
-    residual: bool = False  # Cheng et al.'s residual transforms (``aecodec.models.residual``), M = N
-    attention: bool = False  # ... with attention blocks
-
-
-# the architectures ``aecodec import compressai`` reads (the registry names the codec each becomes)
-ARCHS = {"bmshj2018-factorized": Arch("FactorizedPrior", ""),
-         "bmshj2018-hyperprior": Arch("ScaleHyperprior", "scale", nn.ReLU, True),
-         "mbt2018-mean": Arch("MeanScaleHyperprior", "scale_mean", nn.LeakyReLU),
-         "mbt2018": Arch("JointAutoregressiveHierarchicalPriors", "features", nn.LeakyReLU),
-         "cheng2020-anchor": Arch("Cheng2020Anchor", "features", nn.LeakyReLU, residual=True),
-         "cheng2020-attn": Arch("Cheng2020Attention", "features", nn.LeakyReLU, residual=True, attention=True)}
 _BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")  # update() results: recomputed here
 
 
@@ -75,7 +55,7 @@ def _network(arch: str, N: int, M: int) -> nn.Module:
     return cls(N) if ARCHS[arch].residual else cls(N, M)
 
 
-def _modules(spec: Arch, N: int, M: int) -> nn.Module:
+def _modules(spec: CompressAIArch, N: int, M: int) -> nn.Module:
     """This project's modules with CompressAI's names for an architecture's float parts: g_a, g_s (and h_a)."""
     model = nn.Module()
     if spec.residual:
@@ -83,7 +63,8 @@ def _modules(spec: Arch, N: int, M: int) -> nn.Module:
     else:
         model.g_a, model.g_s = hyperprior.analysis(N, M), hyperprior.synthesis(N, M)
     if spec.layout:
-        model.h_a = residual.hyper_analysis(N) if spec.residual else hyperprior.hyper_analysis(N, M, spec.activation)
+        activation = nn.LeakyReLU if spec.leaky else nn.ReLU
+        model.h_a = residual.hyper_analysis(N) if spec.residual else hyperprior.hyper_analysis(N, M, activation)
     return model
 
 
@@ -153,8 +134,8 @@ def _store(build, what: str, prefix: str, key: str, checkpoint: Path, tensors: d
     meta[key] = json.dumps(specs)
 
 
-def import_compressai(checkpoint: Path, arch: str, out: Path, codec: str) -> Path:
-    """CompressAI checkpoint -> aecodec weights file at ``out`` for the registered ``codec``. Refuses
+def import_compressai(checkpoint: Path, arch: str, out: Path) -> Path:
+    """CompressAI checkpoint -> aecodec weights file at ``out`` for the codec ``arch`` becomes. Refuses
     (``ModelMismatchError``) what it cannot import exactly: an unreadable or other-architecture checkpoint, or a
     hyper-synthesis or context model whose integer form could overflow."""
     net, source = read_checkpoint(checkpoint, arch)
@@ -164,7 +145,7 @@ def import_compressai(checkpoint: Path, arch: str, out: Path, codec: str) -> Pat
                if k.startswith(("g_a.", "g_s.", "h_a."))}
     tensors["fixed.medians"] = to_fixed(eb.quantiles[:, 0, 1], FRAC_A)
     tensors.update(table_tensors("table.bottleneck", _table(eb)))
-    meta = {"family": "compressai", "codec": codec, "arch": arch, "N": str(net.N), "M": str(net.M),
+    meta = {"family": "compressai", "codec": ARCHS[arch].codec, "arch": arch, "N": str(net.N), "M": str(net.M),
             "source_sha256": source.hex(), "source_name": Path(checkpoint).name}
     if ARCHS[arch].layout:
         _store(lambda: IntHyperSynthesis(net.h_s), "hyper-synthesis", "fixed.h_s", "h_s", checkpoint, tensors, meta)

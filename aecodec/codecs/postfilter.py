@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ModelMismatchError
+from ..format.container import QUALITY_STEPS
 from ..models.postfilter import PostFilter, PostFilterConfig
 from . import inference, weights_file
 from .composed import ComposedCodec
-from .gains import STEPS
 
 
 class PostFilterStage:
@@ -30,7 +30,7 @@ class PostFilterStage:
 
     @torch.no_grad()
     def __call__(self, x: Tensor, quality16: int, fast: bool) -> Tensor:
-        level = torch.full((x.shape[0],), (quality16 - STEPS) / STEPS, device=x.device)
+        level = torch.full((x.shape[0],), (quality16 - QUALITY_STEPS) / QUALITY_STEPS, device=x.device)
         return self.filter(x, level, inference.conv2d if fast else F.conv2d)
 
 

@@ -27,6 +27,7 @@ from ..coding.ans import CategoricalCoder
 from ..coding.fixedpoint import FRAC_A
 from ..contract import Coded, Refine
 from ..errors import FormatError
+from ..format.container import QUALITY_STEPS
 from . import weights_file
 from .composed import ComposedCodec
 from .latents import HyperPath, Side, digest
@@ -106,10 +107,11 @@ class VQLatents:
 
     def level(self, quality16: int) -> tuple[int, int]:
         """quality16 -> (whole quality, the hyperprior quality16 it codes at)."""
-        q, frac = divmod(quality16, 16)
+        q, frac = divmod(quality16, QUALITY_STEPS)
         if frac or not 1 <= q <= len(self.levels):
-            raise FormatError(f"vqvae qualities are whole numbers 1..{len(self.levels)}, not {quality16 / 16}")
-        return q, 16 * (self.levels[q - 1] + 1)
+            raise FormatError(f"vqvae qualities are whole numbers 1..{len(self.levels)}, "
+                              f"not {quality16 / QUALITY_STEPS}")
+        return q, QUALITY_STEPS * (self.levels[q - 1] + 1)
 
     def nearest(self, q: int, cls: Tensor, v: Tensor) -> Tensor:
         """Entropy-constrained assignment under the shipped books and 16-bit frequencies."""

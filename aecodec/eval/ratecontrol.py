@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ..api import decode, encode, load
 from ..errors import AecError, AecWarning
+from ..format.container import QUALITY_STEPS
 from ..image import open_image
 from ..registry import CodecInfo, quality_range
 from ..variants import resolve
@@ -122,7 +123,7 @@ def _kodak_curve(info: CodecInfo, key: str, pixels: int) -> list[tuple[int, floa
     """The codec's mean Kodak curve from its provenance, as (quality16, log bytes of an image this size | PSNR)."""
     try:
         rows = json.loads(info.weights_path.with_suffix(".json").read_text())["kodak"]
-        curve = [(round(16 * r["quality"]), math.log(r["bpp"] * pixels / 8) if key == "bpp" else r["psnr"])
+        curve = [(round(QUALITY_STEPS * r["quality"]), math.log(r["bpp"] * pixels / 8) if key == "bpp" else r["psnr"])
                  for r in rows]
     except (AttributeError, OSError, KeyError, TypeError, ValueError):
         return []
@@ -143,7 +144,7 @@ def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = Non
         raise AecError("give exactly one of bpp, max_bytes, psnr")
     info = resolve(codec, weights)
     im = open_image(image)
-    lo, hi = (16 * q for q in quality_range(info))
+    lo, hi = (QUALITY_STEPS * q for q in quality_range(info))
     # the qualities whose files differ (several quality steps may code alike), searched by index
     steps = [q for q in load(info.name, device, weights).rate_steps or range(lo, hi + 1) if lo <= q <= hi]
     cache: dict[int, bytes] = {}
@@ -151,7 +152,7 @@ def encode_to_target(image: str | Path | Image.Image, *, bpp: float | None = Non
 
         def coded(i: int) -> bytes:
             if i not in cache:
-                cache[i] = encode(im, codec=info.name, quality=steps[i] / 16, device=device, weights=weights)
+                cache[i] = encode(im, codec=info.name, quality=steps[i] / QUALITY_STEPS, device=device, weights=weights)
                 bar.update(1)
             return cache[i]
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from ..errors import FormatError
 
+QUALITY_STEPS = 16  # a file stores its quality in these steps per level (``quality16``): 4.5 is 72
+
 MAGIC = b"\x89AEC"
 VERSION = 2  # the newest version written; a file without flags is written as version 1 (any reader takes it)
 SEAMLESS = 0x01  # flag (version 2): tiles were analysed with their neighbours' pixels in view: decode them jointly
@@ -28,7 +30,7 @@ _CRC = struct.Struct(">I")
 class Container:
     codec_id: int
     weights_hash: bytes  # 8 bytes
-    quality16: int  # quality in 1/16 steps
+    quality16: int  # quality in QUALITY_STEPS steps
     width: int
     height: int
     mode: str  # one of MODES: the original image's colour mode
@@ -38,7 +40,7 @@ class Container:
 
     @property
     def quality(self) -> float:
-        return self.quality16 / 16
+        return self.quality16 / QUALITY_STEPS
 
 
 def pack(c: Container) -> bytes:

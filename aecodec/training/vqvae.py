@@ -32,6 +32,7 @@ from ..codecs.vq import CLASSES, LAGRANGE, ec_assign, latent_pairs, unpair
 from ..coding.ans import quantize_probabilities
 from ..coding.fixedpoint import FRAC_A
 from ..errors import AecError
+from ..format.container import QUALITY_STEPS
 from ..models.kmeans import kmeans
 from ..registry import get_codec
 
@@ -84,7 +85,7 @@ class VQVAE(nn.Module):
         return len(self.levels)
 
     def _hq16(self, q: int) -> int:
-        return 16 * (self.levels[q - 1] + 1)
+        return QUALITY_STEPS * (self.levels[q - 1] + 1)
 
     @torch.no_grad()
     def encode_vectors(self, y: Tensor, q: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -209,7 +210,7 @@ def ecvq_init(hp, latents: Tensor, gen: torch.Generator, levels: tuple[int, ...]
     ``latents`` [n, M, h, w] (analysis outputs of training crops), per quality and class."""
     books, counts = {}, {}
     for q, level in enumerate(levels, start=1):
-        hq16 = 16 * (level + 1)
+        hq16 = QUALITY_STEPS * (level + 1)
         per_class: dict[int, list[Tensor]] = {c: [] for c in range(CLASSES)}
         for y in latents:
             _, vec, cls, _ = latent_pairs(hp.latents.hyper, y[None].float(), hq16, CLASSES - 1)

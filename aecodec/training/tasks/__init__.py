@@ -22,7 +22,7 @@ from ...errors import AecError, UnknownCodecError
 from ..options import TaskOptions, TrainOptions
 from .avif import AvifFilterTask
 from .base import Task
-from .codec_layer import codec_info
+from .codec_layer import get_codec
 from .context import ContextTask
 from .hyperprior import HyperpriorTask
 from .postfilter import PostFilterTask
@@ -37,7 +37,7 @@ TASKS: dict[str, type[Task]] = {t.family: t for t in (HyperpriorTask, ContextTas
 
 def task_class(codec: str) -> type[Task]:
     """The task that trains ``codec``: the one of its registry family."""
-    info = codec_info(codec)  # UnknownCodecError for a name the registry lacks
+    info = get_codec(codec)  # UnknownCodecError for a name the registry lacks
     if info.family not in TASKS:
         raise UnknownCodecError(f"no training task for codec {info.name!r} of family {info.family!r} "
                                 f"(trainable families: {', '.join(TASKS)})")

@@ -14,7 +14,7 @@ from ..batches import WindowSampler
 from ..data import cached
 from ..options import TrainOptions
 from .base import Task
-from .codec_layer import AVIF_LEVELS, AVIF_SPEED, STEPS, avif_round_trip, export_avif_filter, weights_family
+from .codec_layer import AVIF_LEVELS, AVIF_SPEED, QUALITY_STEPS, avif_round_trip, export_avif_filter, weights_family
 from .common import crops, read_state
 from .postfilter import PostFilterOptions, PostFilterTask
 
@@ -56,11 +56,11 @@ class AvifFilterTask(PostFilterTask):
 
         def compute() -> dict:
             gen = torch.Generator().manual_seed(1)
-            q16 = torch.randint(STEPS, STEPS * self.levels + 1, (len(self.train_x),), generator=gen)
+            q16 = torch.randint(QUALITY_STEPS, QUALITY_STEPS * self.levels + 1, (len(self.train_x),), generator=gen)
             train = _code_all(self.train_x, q16.tolist(), workers)
-            val = torch.stack([_code_all(self.val_x, [STEPS * (lv + 1)] * len(self.val_x), workers)
+            val = torch.stack([_code_all(self.val_x, [QUALITY_STEPS * (lv + 1)] * len(self.val_x), workers)
                                for lv in range(self.levels)])
-            return {"levels": (q16.float() - STEPS) / STEPS, "train": train, "val": val}
+            return {"levels": (q16.float() - QUALITY_STEPS) / QUALITY_STEPS, "train": train, "val": val}
 
         found = cached(out / "decoded.pt", key, compute)
         self.train_levels, self.train, self.val = found["levels"], found["train"], found["val"]

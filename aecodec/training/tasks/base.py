@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from ...errors import AecError
 from ..options import TaskOptions, TrainOptions
-from .codec_layer import codec_info, weights_sha256
+from .codec_layer import get_codec, weights_sha256
 
 
 class Task(ABC):
@@ -35,7 +35,7 @@ class Task(ABC):
         if given and not o.fresh:
             raise AecError(f"--{given[0].replace('_', '-')} shapes a new model: add --fresh (a warm start keeps the "
                            "shape of the weights it starts from)")
-        self.info = codec_info(o.codec)
+        self.info = get_codec(o.codec)
         self.o = replace(o, data=o.data or self.default_data)
         self.options = self.resolve(options)
         self.device = device

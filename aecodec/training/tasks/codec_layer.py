@@ -17,7 +17,6 @@ from ...codecs.avif import SPEED as AVIF_SPEED
 from ...codecs.avif import avif_bytes, avif_pixels, avif_quality
 from ...codecs.avif import export as export_avif_filter
 from ...codecs.checkerboard import export as export_context
-from ...codecs.gains import STEPS
 from ...codecs.hyperprior import export as export_hyperprior
 from ...codecs.hyperprior import read_model
 from ...codecs.postfilter import export as export_postfilter
@@ -25,19 +24,15 @@ from ...codecs.signal import export as export_signal
 from ...codecs.vq import export as export_vqvae
 from ...codecs.weights_file import file_hash, read_tensors, weights_metadata
 from ...errors import ModelMismatchError
+from ...format.container import QUALITY_STEPS
 from ...models.hyperprior import Hyperprior
 from ...registry import get_codec
 from ...variants import load as load_variant
 
-__all__ = ["AVIF_LEVELS", "AVIF_SPEED", "STEPS", "avif_round_trip", "codec_info", "decoded", "export_avif_filter",
+__all__ = ["AVIF_LEVELS", "AVIF_SPEED", "QUALITY_STEPS", "avif_round_trip", "decoded", "export_avif_filter",
            "export_context", "export_hyperprior", "export_postfilter", "export_signal", "export_vqvae",
-           "hyperprior_of", "level_count", "load_base_model", "load_codec", "read_weights", "shipped_sha256",
+           "get_codec", "hyperprior_of", "load_base_model", "load_codec", "read_weights", "shipped_sha256",
            "weights_family", "weights_sha256"]
-
-
-def codec_info(name: str) -> Any:
-    """The registry's entry of ``name`` (``UnknownCodecError`` for a name it lacks)."""
-    return get_codec(name)
 
 
 def hyperprior_of(name: str) -> str:
@@ -87,15 +82,10 @@ def read_weights(path: Path, family: str) -> tuple[dict, dict[str, Tensor]]:
     return json.loads(meta.get("config", "{}")), tensors
 
 
-def level_count(codec: Any) -> int:
-    """How many quality levels a loaded codec decodes at."""
-    return codec.levels
-
-
 @torch.no_grad()
 def decoded(codec: Any, y: Tensor, level: int, device: torch.device) -> Tensor:
     """One latent [1, M, h, w] -> the synthesis output ``codec`` decodes from it at ``level`` (0-based; integer
     hyper path and the codec's own quantization), before clamping, fp16 on the CPU."""
-    q16 = 16 * (level + 1)
+    q16 = QUALITY_STEPS * (level + 1)
     latents = codec.latents.to_synthesis(codec.latents.quantized(y.float().to(device), q16), q16, codec.device)
     return codec.transforms.synthesize(latents).half().cpu()

@@ -16,7 +16,7 @@ from ..batches import WindowSampler, as_float
 from ..data import cached
 from ..options import TaskOptions, TrainOptions, option
 from .base import Task
-from .codec_layer import decoded, export_postfilter, level_count, load_codec, shipped_sha256
+from .codec_layer import decoded, export_postfilter, load_codec, shipped_sha256
 from .common import crops, frozen_latents, read_state
 
 
@@ -62,7 +62,7 @@ class PostFilterTask(Task):
         if o.patch % 2 or o.patch > o.crop:
             raise AecError(f"--patch {o.patch}: {o.codec} trains on even windows of the --crop {o.crop} crops")
         self.codec = load_codec(self.info.base, o.device)
-        self.levels = level_count(self.codec)
+        self.levels = self.codec.levels
 
     def prepare(self, out: Path) -> None:
         images = crops(self.o)
