@@ -21,7 +21,6 @@ from .contract import Coded
 from .errors import AecError, FormatError, InputImageError, UnknownCodecError
 from .format import container, payload
 from .format.container import Container
-from .format.payload import TILE, TILE_ABOVE, tiles, tiling_problem
 from .image import (
     EXACT_MAX_SIDE,
     exact_bytes,
@@ -35,6 +34,7 @@ from .image import (
 )
 from .registry import COMPRESSAI_ARCHS, CodecInfo
 from .sources import read_input, resolve_device
+from .tiling import TILE, TILE_ABOVE, tiles, tiling_problem, windowed, with_margin
 
 __all__ = ["decode", "decode_array", "decode_many", "encode", "encode_array", "encode_many", "import_compressai",
            "load"]
@@ -121,8 +121,7 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
         parts_of = tiles(w, h, p.tile)
         for top, left, th, tw in parts_of:
             # a tile of a tiled image is analysed with a margin of its neighbours' pixels (SEAMLESS)
-            m = HALO if len(parts_of) > 1 else 0
-            t0, l0, t1, l1 = max(0, top - m), max(0, left - m), min(h, top + th + m), min(w, left + tw + m)
+            t0, l0, t1, l1 = with_margin((top, left, th, tw), HALO if len(parts_of) > 1 else 0, h, w)
             parts.append((i, t0, l0, t1, l1))
             crop = (top - t0, left - l0, th + (-th % stride), tw + (-tw % stride))
             keys.append((t1 - t0 + (-(t1 - t0) % stride), l1 - l0 + (-(l1 - l0) % stride), crop))
@@ -291,17 +290,10 @@ def _decode_in_windows(codec, f: _Parsed, rgb: np.ndarray) -> None:
             grid = y.new_zeros(1, y.shape[1], (last_top + lh + (-lh % stride)) // scale,
                                (last_left + lw + (-lw % stride)) // scale)
         grid[:, :, top // scale:top // scale + y.shape[-2], left // scale:left // scale + y.shape[-1]] = y
-    win, halo = WINDOW // scale, HALO // scale
-    gh, gw = grid.shape[-2:]
-    for wt in range(0, gh, win):
-        for wl in range(0, gw, win):
-            t0, l0 = max(0, wt - halo), max(0, wl - halo)
-            x = codec.synthesize(grid[:, :, t0:min(gh, wt + win + halo), l0:min(gw, wl + win + halo)], q16)
-            top, left = wt * scale, wl * scale
-            h, w = min(WINDOW, f.c.height - top), min(WINDOW, f.c.width - left)
-            if h > 0 and w > 0:
-                dt, dl = top - t0 * scale, left - l0 * scale
-                rgb[top:top + h, left:left + w] = to_uint8(x[:, :, dt:dt + h, dl:dl + w])
+    for top, left, x in windowed(lambda g: codec.synthesize(g, q16), grid, WINDOW // scale, HALO // scale, scale):
+        h, w = min(x.shape[-2], f.c.height - top), min(x.shape[-1], f.c.width - left)
+        if h > 0 and w > 0:
+            rgb[top:top + h, left:left + w] = to_uint8(x[:, :, :h, :w])
 
 
 def encode_array(array, bound: float, codec: str | None = None, weights: str | Path | None = None) -> bytes:

@@ -30,13 +30,12 @@ Refine = Callable[[int, "Tensor", "Tensor"], "tuple[Tensor, Tensor]"]
 @runtime_checkable
 class LatentCoder(Protocol):
     """The latent half of a composed image codec (``aecodec.codecs.composed``): the transforms' latents <->
-    ``Coded``. ``streams``: streams per tile (the registry's ``streams`` repeats it for readers that load no
-    weights, and a test holds the two equal); ``downsampling``: of the latent grid the coder works on against
+    ``Coded``, each with the number of streams the registry declares for its architecture (``streams``, known
+    before any weights load); ``downsampling``: of the latent grid the coder works on against
     the transforms' (a hyperprior's 4, or 1); ``refine``: the encoder's effort hook, refused by coders that
     cannot use it; ``rate_steps``: the qualities (in 1/16 steps) whose streams differ, where several code
     alike (None: each step codes its own), so that rate control measures each rate once."""
 
-    streams: int
     downsampling: int
     rate_steps: tuple[int, ...] | None
 

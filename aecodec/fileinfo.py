@@ -13,6 +13,7 @@ from .codecs.weights_file import weights_metadata
 from .errors import ModelMismatchError
 from .format import container, payload
 from .registry import architecture_of_id, variants_of
+from .tiling import tiles
 
 
 def _name_of_id(codec_id: int) -> str:
@@ -72,5 +73,5 @@ def inspect(data: bytes, weights: str | Path | None = None) -> FileInfo:
                         len(data), 8 * len(data) / values, raw / len(data), decodable,
                         {"shape": p["shape"], "dtype": p["dtype"], "error_bound": p["bound"]})
     return FileInfo(name, c.codec_id, c.weights_hash.hex(), c.quality, c.width, c.height, c.mode,
-                    len(payload.tiles(c.width, c.height, c.tile)), len(data), 8 * len(data) / pixels,
+                    len(tiles(c.width, c.height, c.tile)), len(data), 8 * len(data) / pixels,
                     3 * pixels / len(data), decodable, imported=imported, exact=bool(c.flags & container.EXACT))

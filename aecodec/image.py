@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import AecWarning, FormatError, InputImageError
 
-Image.MAX_IMAGE_PIXELS = 1 << 28  # bitstream.MAX_PIXELS: refuse decompression bombs beyond it
+Image.MAX_IMAGE_PIXELS = 1 << 28  # format.container.MAX_PIXELS: refuse decompression bombs beyond it
 
 
 def source_name(src: object) -> str:
@@ -81,7 +81,7 @@ def _to_8bit_gray(im: Image.Image) -> Image.Image:
 
 
 def split_image(im: Image.Image) -> tuple[torch.Tensor, str, bytes | None]:
-    """-> (RGB tensor [1, 3, H, W] in [0, 1], original mode in bitstream.MODES, PNG alpha plane or None)."""
+    """-> (RGB tensor [1, 3, H, W] in [0, 1], original mode in format.container.MODES, PNG alpha plane or None)."""
     pixels, mode, alpha = split_pixels(im)
     return unit_range(pixels), mode, alpha
 

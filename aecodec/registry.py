@@ -45,20 +45,24 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
-    Architecture("hyperprior", 1, "hyperprior", "aecodec.codecs.hyperprior:load", legacy_ids=(4,)),
-    Architecture("context", 5, "context", "aecodec.codecs.checkerboard:load"),
-    Architecture("postfilter", 6, "postfilter", "aecodec.codecs.postfilter:load", legacy_ids=(9, 10)),
-    Architecture("vqvae", 3, "vqvae", "aecodec.codecs.vq:load", (1, 2, 3, 4, 5), 3, fractional=False,
+    Architecture(name="hyperprior", codec_id=1, family="hyperprior", loader="aecodec.codecs.hyperprior:load",
+                 legacy_ids=(4,)),
+    Architecture(name="context", codec_id=5, family="context", loader="aecodec.codecs.checkerboard:load"),
+    Architecture(name="postfilter", codec_id=6, family="postfilter", loader="aecodec.codecs.postfilter:load",
+                 legacy_ids=(9, 10)),
+    Architecture(name="vqvae", codec_id=3, family="vqvae", loader="aecodec.codecs.vq:load", qualities=(1, 2, 3, 4, 5),
+                 default_quality=3, fractional=False, effort=False),
+    Architecture(name="compressai-hyperprior", codec_id=7, family="compressai", loader="aecodec.codecs.imported:load",
+                 qualities=(), default_quality=None, fractional=False, effort=False),
+    Architecture(name="compressai-autoregressive", codec_id=11, family="compressai",
+                 loader="aecodec.codecs.imported:load", qualities=(), default_quality=None, fractional=False,
                  effort=False),
-    Architecture("compressai-hyperprior", 7, "compressai", "aecodec.codecs.imported:load", (), None,
-                 fractional=False, effort=False),
-    Architecture("compressai-autoregressive", 11, "compressai", "aecodec.codecs.imported:load", (), None,
-                 fractional=False, effort=False),
-    Architecture("compressai-factorized", 8, "compressai", "aecodec.codecs.imported:load", (), None,
-                 fractional=False, effort=False, streams=1),
-    Architecture("avif-pf", 12, "avif-pf", "aecodec.codecs.avif:load", effort=False, streams=1),
-    Architecture("signal", 2, "signal", "aecodec.codecs.signal:load", (), None, kind="array", fractional=False,
-                 effort=False),
+    Architecture(name="compressai-factorized", codec_id=8, family="compressai", loader="aecodec.codecs.imported:load",
+                 qualities=(), default_quality=None, fractional=False, effort=False, streams=1),
+    Architecture(name="avif-pf", codec_id=12, family="avif-pf", loader="aecodec.codecs.avif:load", effort=False,
+                 streams=1),
+    Architecture(name="signal", codec_id=2, family="signal", loader="aecodec.codecs.signal:load", qualities=(),
+                 default_quality=None, kind="array", fractional=False, effort=False),
 )}
 
 
@@ -89,46 +93,74 @@ class CodecInfo:
     def weights_path(self) -> Path:
         return WEIGHTS_DIR / self.weights
 
-    def __getattr__(self, name: str):
-        """The architecture's fields (family, qualities, kind, streams, ...) read as the variant's own."""
-        if name.startswith("__") or name not in Architecture.__dataclass_fields__:
-            raise AttributeError(name)
-        return getattr(ARCHITECTURES[object.__getattribute__(self, "arch")], name)
+    # the architecture's fields, read as the variant's own
+    @property
+    def family(self) -> str:
+        return self.architecture.family
+
+    @property
+    def loader(self) -> str:
+        return self.architecture.loader
+
+    @property
+    def qualities(self) -> tuple[int, ...]:
+        return self.architecture.qualities
+
+    @property
+    def default_quality(self) -> int | None:
+        return self.architecture.default_quality
+
+    @property
+    def kind(self) -> str:
+        return self.architecture.kind
+
+    @property
+    def fractional(self) -> bool:
+        return self.architecture.fractional
+
+    @property
+    def effort(self) -> bool:
+        return self.architecture.effort
+
+    @property
+    def streams(self) -> int:
+        return self.architecture.streams
 
 
 CODECS: list[CodecInfo] = [
-    CodecInfo("avif-pf", "avif-pf", "avif_pf.safetensors", default=True,
+    CodecInfo(name="avif-pf", arch="avif-pf", weights="avif_pf.safetensors", default=True,
               description="AV1 intra (an AVIF bitstream, 4:4:4) decoded, then a learned restoration filter"),
-    CodecInfo("hyperprior-ctx-pf3", "postfilter", "hyperprior_ctx_pf3.safetensors", base="hyperprior-ctx",
-              published_id=10,
-              description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with hyperprior-ctx-pf2's "
-                          "filter grown by two more residual blocks and trained on"),
-    CodecInfo("hyperprior-ctx-pf2", "postfilter", "hyperprior_ctx_pf2.safetensors", base="hyperprior-ctx",
-              published_id=9,
-              description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with hyperprior-ctx-pf's "
-                          "filter grown by three residual blocks and trained on"),
-    CodecInfo("hyperprior-ctx-pf", "postfilter", "hyperprior_ctx_pf.safetensors", base="hyperprior-ctx",
-              description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with an enhancement filter "
-                          "after the synthesis: +0.06 to +0.43 dB at the same size (Kodak BD-rate -6.3%)"),
-    CodecInfo("hyperprior-ctx", "context", "hyperprior_ctx.safetensors", base="hyperprior",
+    CodecInfo(name="hyperprior-ctx-pf3", arch="postfilter", weights="hyperprior_ctx_pf3.safetensors",
+              base="hyperprior-ctx", published_id=10,
+              description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with a 6-layer filter "
+                          "and 5 residual blocks after the synthesis"),
+    CodecInfo(name="hyperprior-ctx-pf2", arch="postfilter", weights="hyperprior_ctx_pf2.safetensors",
+              base="hyperprior-ctx", published_id=9,
+              description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with a 6-layer filter "
+                          "and 3 residual blocks after the synthesis"),
+    CodecInfo(name="hyperprior-ctx-pf", arch="postfilter", weights="hyperprior_ctx_pf.safetensors",
+              base="hyperprior-ctx",
+              description="hyperprior-ctx's symbols (the same entropy-coded bytes) decoded with a 6-layer "
+                          "enhancement filter after the synthesis"),
+    CodecInfo(name="hyperprior-ctx", arch="context", weights="hyperprior_ctx.safetensors", base="hyperprior",
               description="the hyperprior plus a checkerboard context model (half the latents predicted from the other "
-                          "half, two-pass decoding): the same pixels as hyperprior in 0.5-3.7% fewer bytes"),
-    CodecInfo("hyperprior", "hyperprior", "hyperprior.safetensors",
+                          "half, two-pass decoding): the same pixels as hyperprior in fewer bytes"),
+    CodecInfo(name="hyperprior", arch="hyperprior", weights="hyperprior.safetensors",
               description="variable-rate mean-scale hyperprior (GDN, gain units), MSE-trained"),
-    CodecInfo("hyperprior-msssim", "hyperprior", "hyperprior_msssim.safetensors", published_id=4,
+    CodecInfo(name="hyperprior-msssim", arch="hyperprior", weights="hyperprior_msssim.safetensors", published_id=4,
               description="the hyperprior fine-tuned for MS-SSIM (lambda x (1 - MS-SSIM) + bpp)"),
-    CodecInfo("vqvae", "vqvae", "vqvae.safetensors", base="hyperprior",
+    CodecInfo(name="vqvae", arch="vqvae", weights="vqvae.safetensors", base="hyperprior",
               description="VQ-VAE: hyperprior transforms, entropy-constrained vector quantization of latent pairs, "
                           "constriction-coded indices under hyper-latent-conditioned priors"),
-    CodecInfo("compressai-hyperprior", "compressai-hyperprior", "",
+    CodecInfo(name="compressai-hyperprior", arch="compressai-hyperprior", weights="",
               description="a CompressAI bmshj2018-hyperprior or mbt2018-mean model you imported (aecodec import "
                           "compressai): its transforms, exact integer entropy parameters"),
-    CodecInfo("compressai-autoregressive", "compressai-autoregressive", "",
+    CodecInfo(name="compressai-autoregressive", arch="compressai-autoregressive", weights="",
               description="a CompressAI mbt2018, cheng2020-anchor or cheng2020-attn model you imported (aecodec "
                           "import compressai): its transforms, an exact integer context model, wavefront decoding"),
-    CodecInfo("compressai-factorized", "compressai-factorized", "",
+    CodecInfo(name="compressai-factorized", arch="compressai-factorized", weights="",
               description="a CompressAI bmshj2018-factorized model you imported (aecodec import compressai)"),
-    CodecInfo("signal", "signal", "signal.safetensors", default=True,
+    CodecInfo(name="signal", arch="signal", weights="signal.safetensors", default=True,
               description="error-bounded float arrays (time series, sensor data): dense autoencoder + residual, "
                           ".npy in"),
 ]

@@ -45,8 +45,8 @@ from .common import PATH, check_piped_output, complete_codec, emit, folder_run, 
               help="Arrays (.npy input): the largest absolute error allowed per value (required for arrays).")
 @click.option("--effort", type=click.IntRange(0, 3), default=0, show_default=True,
               help="Encoder effort: 1-3 refine the latents per image for smaller files (25, 100, 300 synthesis "
-                   "passes). A 768x512 photo on 2 cores: effort 1 took 33-44 s against 2 s (kodim05: 1.4% fewer "
-                   "bytes, -0.01 dB); 2 and 3 take about 4x and 12x that. Decoding is unaffected.")
+                   "passes; each level several times slower, docs/results.md#encoder-effort). Decoding is "
+                   "unaffected.")
 @click.option("--weights", type=PATH,
               help="A compatible weights file (e.g. from `aecodec train`) instead of the shipped one.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)

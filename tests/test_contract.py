@@ -13,8 +13,19 @@ def test_every_shipped_codec_declares_its_latent_coder(name):
     codec = aecodec.load(name)
     assert isinstance(codec, ImageCodec)
     assert isinstance(codec.latents, LatentCoder)
-    assert codec.latents.streams == aecodec.get_codec(name).streams
     assert codec.stride == codec.transforms.downsampling * codec.latents.downsampling
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_coded_tile_has_the_stream_count_the_registry_declares(name):
+    import numpy as np
+
+    from aecodec.format.container import unpack
+
+    info = aecodec.get_codec(name)
+    image = np.random.default_rng(3).integers(0, 256, (40, 56, 3), dtype=np.uint8)  # noise: coded, not stored exactly
+    c = unpack(aecodec.encode(image, codec=name))
+    assert len(c.streams) == info.streams + 1  # the tile's streams, then the check stream
 
 
 @pytest.mark.parametrize("name", [n for n in SHIPPED if not aecodec.get_codec(n).effort])

@@ -3,7 +3,6 @@ weights file that codes and decodes, with provenance whose command rebuilds the 
 wrong are reported as aecodec errors."""
 import json
 import shlex
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from aecodec.codecs.weights_file import file_hash
 from aecodec.training.flags import from_flags, parse
 from aecodec.training.loop import train
 from aecodec.training.options import TrainOptions
-from aecodec.training.tasks import codec_layer, task_class
+from aecodec.training.tasks import task_class
 from aecodec.training.tasks.postfilter import PostFilterTask
 
 TINY_HYPERPRIOR = dict(fresh=True, N=8, M=12)
@@ -87,11 +86,12 @@ def test_the_avif_filter_warm_starts_from_a_postfilter_file(tmp_path, images):
 
 def test_the_registry_family_selects_the_task(monkeypatch):
     """A new post-filter weights variant needs no edit in training: its family is enough."""
+    from aecodec import registry
+
     shipped = aecodec.get_codec("hyperprior-ctx-pf3")
-    variant = SimpleNamespace(name="hyperprior-ctx-pf9", family="postfilter", base=shipped.base,
-                              qualities=shipped.qualities, weights_path=shipped.weights_path)
-    monkeypatch.setattr(codec_layer, "get_codec", lambda name: variant if name == variant.name else
-                        aecodec.get_codec(name))
+    variant = registry.CodecInfo(name="hyperprior-ctx-pf9", arch=shipped.arch, weights=shipped.weights,
+                                 base=shipped.base, description="another post-filter")
+    monkeypatch.setattr(registry, "CODECS", [*registry.CODECS, variant])
     assert task_class("hyperprior-ctx-pf9") is PostFilterTask
     with pytest.raises(aecodec.UnknownCodecError, match="family 'compressai'"):
         task_class("compressai-hyperprior")

@@ -14,6 +14,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from ..registry import WEIGHTS_DIR
+from ..tiling import windowed
 from .models import ConvAE
 
 WEIGHTS = WEIGHTS_DIR / "denoiser.safetensors"
@@ -38,17 +39,15 @@ def save_denoiser(model: ConvAE, path: Path = WEIGHTS) -> None:
 @torch.no_grad()
 def denoise_tensor(model: ConvAE, x: torch.Tensor) -> torch.Tensor:
     """x [1, 3, H, W] in [0, 1] -> denoised, in tiles of TILE with MARGIN pixels of context on each side."""
+    def run(part: torch.Tensor) -> torch.Tensor:
+        ph, pw = -part.shape[2] % 4, -part.shape[3] % 4  # two stride-2 stages
+        return model(F.pad(part, (0, pw, 0, ph), mode="replicate"))[0]
+
     _, _, h, w = x.shape
     out = torch.empty_like(x)
-    for top in range(0, h, TILE):
-        for left in range(0, w, TILE):
-            t0, l0 = max(0, top - MARGIN), max(0, left - MARGIN)
-            t1, l1 = min(h, top + TILE + MARGIN), min(w, left + TILE + MARGIN)
-            part = x[:, :, t0:t1, l0:l1]
-            ph, pw = -part.shape[2] % 4, -part.shape[3] % 4  # two stride-2 stages
-            y = model(F.pad(part, (0, pw, 0, ph), mode="replicate"))[0]
-            th, tw = min(TILE, h - top), min(TILE, w - left)
-            out[:, :, top:top + th, left:left + tw] = y[:, :, top - t0:top - t0 + th, left - l0:left - l0 + tw]
+    for top, left, y in windowed(run, x, TILE, MARGIN):
+        th, tw = min(TILE, h - top), min(TILE, w - left)
+        out[:, :, top:top + th, left:left + tw] = y[:, :, :th, :tw]
     return out
 
 

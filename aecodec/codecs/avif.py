@@ -133,7 +133,6 @@ class PixelTransforms:
 class AvifLatents:
     """Latent coder of pixels: each image of a batch [B, 3, H, W] in [0, 1] is one AVIF stream."""
 
-    streams = 1
     downsampling = 2  # the restoration filter folds 2x2 blocks: tiles are coded with even sides
     # 144 quality steps share 81 AVIF qualities: the highest step of each codes its rate
     rate_steps = tuple(sorted({avif_quality(q): q for q in range(QUALITY_STEPS, LEVELS * QUALITY_STEPS + 1)}.values()))

@@ -145,7 +145,6 @@ class PlainPass:
 class GaussianLatents:
     """Latents under Gaussians whose parameters come from a hyper-latent: streams [z, y] per image."""
 
-    streams = 2
     downsampling = 4  # latent positions per hyper-latent position, per side
     rate_steps = None
 
@@ -203,7 +202,6 @@ class FactorizedLatents:
     """Every latent channel under its own factorized table, symbols offset from its median (CompressAI's
     bmshj2018-factorized): one stream per image."""
 
-    streams = 1
     downsampling = 1
     rate_steps = None
 

@@ -90,7 +90,6 @@ class VQLatents:
     pairs as codebook indices under class priors. ``levels[q - 1]`` is the hyperprior gain level of quality
     ``q``."""
 
-    streams = 2
     downsampling = 4
     rate_steps = None
 
@@ -137,8 +136,8 @@ class VQLatents:
         """One image's streams -> its decoded gained latent, float64: codebook vectors plus the hyperprior's
         means."""
         q, hq16 = self.level(quality16)
-        h, w = shape
-        side = self.hyper.decode(item.streams[0], item.digests[0], (h // 4, w // 4), hq16)
+        grid = (shape[0] // self.downsampling, shape[1] // self.downsampling)
+        side = self.hyper.decode(item.streams[0], item.digests[0], grid, hq16)
         cls = classes_of(side.scale_index).clamp(max=self.top[q])
         codes = torch.from_numpy(self.coders[q].decode(item.streams[1], cls.numpy()))
         if digest(codes) != item.digests[1]:

@@ -1,4 +1,4 @@
-"""The payload inside a container: stream order, the content check, tiling rules and array parameters.
+"""The payload inside a container: stream order, the content check and array parameters.
 
 Stream order (docs/format.md): each tile's streams in row-major tile order (``streams_per_tile`` each), then
 the alpha plane when the image has one, then the *check*: big-endian CRC-32s of the header fields and of each
@@ -16,28 +16,6 @@ import zlib
 from ..errors import FormatError
 from . import container
 from .container import Container
-
-TILE = 1024  # tile side for large images: bounds memory, multiple of every model stride
-TILE_ABOVE = 1536 * 1536  # images with more pixels than this are coded in tiles
-TILE_MIN, TILE_MAX = 256, 4096  # tile sides a file may use
-UNTILED_MAX = 3072 * 3072  # the largest image a file may code as one tile (memory bound for decoders)
-
-
-def tiling_problem(tile: int, width: int, height: int) -> str | None:
-    """Why a tiling is not allowed (encoder and decoder share one rule), or None."""
-    if tile and not (tile % 64 == 0 and TILE_MIN <= tile <= TILE_MAX):
-        return f"tile must be 0 or a multiple of 64 from {TILE_MIN} to {TILE_MAX}, not {tile}"
-    if tile == 0 and width * height > UNTILED_MAX:
-        return f"a {width}x{height} image is too large for one tile (at most {UNTILED_MAX} pixels)"
-    return None
-
-
-def tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]]:
-    """(top, left, height, width) of each tile in row-major order; one tile when ``tile`` is 0."""
-    if tile == 0:
-        return [(0, 0, height, width)]
-    return [(top, left, min(tile, height - top), min(tile, width - left))
-            for top in range(0, height, tile) for left in range(0, width, tile)]
 
 
 def header_digest(c: Container) -> int:

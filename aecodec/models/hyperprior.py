@@ -33,8 +33,6 @@ class HyperpriorConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "HyperpriorConfig":
-        if d.get("aux_transform"):
-            raise ValueError("linear shortcut transforms (aux_transform) are no longer supported")
         return cls(N=int(d["N"]), M=int(d["M"]), lambdas=tuple(float(v) for v in d["lambdas"]))
 
 

@@ -70,7 +70,7 @@ class WindowSampler:
 
 def as_float(crops: Tensor) -> Tensor:
     """uint8 crops [N, H, W, 3] -> float images [N, 3, H, W] in [0, 1]; channels-last in memory (a view of NHWC):
-    convolutions on this CPU run 1.35x faster so (``bench/train_speed.py``)."""
+    convolutions on this CPU run 1.35x faster so (docs/training.md)."""
     return crops.permute(0, 3, 1, 2).float().div_(255.0)
 
 

@@ -124,7 +124,7 @@ def export(task: Task, o: TrainOptions, out: Path, state: RunState) -> Path:
         "init": task.init_description(), "data": task.data_description(), "config": ck["config"],
         "steps": state.step, "exported": {"checkpoint": src.name, "step": ck["step"]},
         "validation": {"best": state.best_val, "final": state.last_val},
-        "cpu_seconds": round(state.cpu_seconds, 1), "seconds": round(state.seconds, 1),
+        "cpu_seconds": round(state.cpu_seconds, 3), "seconds": round(state.seconds, 1),
         "hardware": f"{o.device}, PyTorch {torch.__version__}, {o.threads or torch.get_num_threads()} threads",
     }
     return task.export(model, out / task.weights_name, provenance)

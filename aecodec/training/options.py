@@ -39,7 +39,7 @@ class TrainOptions:
     seed: int = option(0, "seed of the crops, the batches and a fresh model")
     device: str = option("cpu", "cpu or cuda")
     amp: bool = option(False, "bf16 autocast for the transforms (entropy models stay fp32); CUDA only")
-    compile: bool = option(False, "torch.compile the model (CPU: 0.87x the seconds per step, bench/train_speed.py)")
+    compile: bool = option(False, "torch.compile the model (CPU: 0.87x the seconds per step, docs/training.md)")
     ema: float = option(0.0, ">0: also validate an EMA of the weights (e.g. 0.999); best.pt then holds the EMA "
                              "weights")
     patience: int = option(0, ">0: stop after this many validations without improvement (early stopping)")
