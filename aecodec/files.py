@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
-from . import workers
-from .codecs.weights_file import file_mode
+from .atomic import write_atomic
 from .errors import AecError, AecWarning, InputImageError, OutputError
 from .format.container import MAGIC
 from .sources import read_input, resolve_device
@@ -94,36 +92,6 @@ def check_encode_output(path: Path, force: bool) -> None:
     if ext != ".aec" and ext in Image.EXTENSION:
         raise OutputError(f"{path}: encode writes .aec files, and {ext} names an image format (decode writes images)")
     check_output(path, force)
-
-
-def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
-    """Write ``data`` (bytes, or a function that writes into the open file) via a temporary file in the same
-    folder and rename: readers never see a partial file, and a worker ended mid-write removes it
-    (``aecodec.workers``). The file gets the mode a plain ``open()`` would give it (0666 less the umask), not
-    the temporary file's 0600."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
-    workers.partial.add(tmp)
-    try:
-        os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "wb") as f:
-            if isinstance(data, bytes):
-                f.write(data)
-            else:
-                data(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        workers.partial.discard(tmp)
 
 
 def is_aec(path: Path | bytes) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import workers
+from .atomic import write_atomic
 from .datasets import IMAGE_SUFFIXES, folder_files
 from .errors import AecError, AecWarning, InputImageError
 from .files import (
@@ -27,7 +28,6 @@ from .files import (
     image_bytes,
     read_input,
     resolve_device,
-    write_atomic,
 )
 from .variants import encode_settings
 

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
-partial: set[str] = set()  # temporary files being written by this process (``aecodec.files.write_atomic``)
+from .atomic import partial
+
 T = TypeVar("T")
 R = TypeVar("R")
 

@@ -11,6 +11,7 @@ import click
 from PIL import Image
 
 import aecodec
+from aecodec.atomic import write_atomic
 from aecodec.errors import AecError
 from aecodec.files import (
     MAX_PIXELS,
@@ -26,7 +27,6 @@ from aecodec.files import (
     image_bytes,
     read_input,
     resolve_device,
-    write_atomic,
 )
 
 from .common import PATH, check_piped_output, complete_codec, emit, folder_run, run_body, say, to_stdout

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Callable
 import click
 from click.shell_completion import CompletionItem
 
+from aecodec.atomic import write_atomic
 from aecodec.errors import AecError, AecWarning, OutputError
-from aecodec.files import check_output, write_atomic
+from aecodec.files import check_output
 
 if TYPE_CHECKING:
     from aecodec.folders import FileResult, FolderReport

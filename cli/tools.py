@@ -6,9 +6,10 @@ from pathlib import Path
 import click
 
 import aecodec
+from aecodec.atomic import write_atomic
 from aecodec.datasets import resolve_images
 from aecodec.datasets import split as train_validation
-from aecodec.files import check_folder, check_output, image_bytes, write_atomic
+from aecodec.files import check_folder, check_output, image_bytes
 from aecodec.registry import COMPRESSAI_ARCHS
 
 from .common import PATH, complete_bench_codecs, run_body

@@ -33,6 +33,14 @@ def test_results_schema_cache_and_bd(images, tmp_path):
     # a second run finds every point in the cache
     again = run_points(images, ["jpeg"], out)
     assert [p.bytes for p in again] == [p.bytes for p in points if p.codec == "jpeg"]
+    # a point cached with other fields (an older aecodec) is measured again, not misread
+    stale = next((out / "cache").rglob("*.json"))
+    old = json.loads(stale.read_text())
+    stale.write_text(json.dumps({k: v for k, v in old.items() if k != "ssim"} | {"lpips": 0.1}))
+    third = run_points(images, ["jpeg"], out)
+    assert sorted(p.bytes for p in third) == sorted(p.bytes for p in again)
+    fresh = json.loads(stale.read_text())
+    assert set(fresh) == set(old) and fresh["bytes"] == old["bytes"] and fresh["ssim"] == old["ssim"]
 
 
 def test_each_codec_keeps_one_style_and_the_table_aligns():
@@ -52,7 +60,8 @@ def test_each_codec_keeps_one_style_and_the_table_aligns():
 
 
 def test_a_curve_without_a_bd_rate_says_why_and_imported_models_get_styles_of_their_own():
-    from aecodec.eval.benchmark import BASELINES, Point, _ms_ssim_db, bd_table, style_of, summarize
+    from aecodec.eval.benchmark import BASELINES, Point, bd_table, style_of, summarize
+    from aecodec.eval.metrics import ms_ssim_db
     from aecodec.registry import list_codecs
 
     points = [Point("jpeg", q, "a.png", 100 * q, 0.1 * q, 20 + q, 0.9, 1 - 0.1 / q, 10.0, 0.01, 0.01)
@@ -64,4 +73,4 @@ def test_a_curve_without_a_bd_rate_says_why_and_imported_models_get_styles_of_th
     assert abs(summary["bd_rate"]["psnr"]["jpeg"]) < 1e-9
     known = {style_of(c) for c in list(BASELINES) + [c.name for c in list_codecs("image") if c.weights]}
     assert style_of("weights:w.safetensors") not in known and style_of("hyperprior:effort1") not in known
-    assert abs(_ms_ssim_db(0.99) - 20.0) < 1e-9 and abs(_ms_ssim_db(0.999) - 30.0) < 1e-9
+    assert abs(ms_ssim_db(0.99) - 20.0) < 1e-9 and abs(ms_ssim_db(0.999) - 30.0) < 1e-9

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from aecodec.eval.metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
+from aecodec.eval.metrics import BD_METRICS, METRICS, bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
 
 
 def test_psnr_of_known_mse():
@@ -33,3 +33,14 @@ def test_bd_rate_closed_forms():
     assert bd_rate(rate, quality, [r / 2 for r in rate], quality) == pytest.approx(-50.0)
     assert bd_rate(rate, quality, [r * 2 for r in rate], quality) == pytest.approx(100.0)
     assert math.isnan(bd_rate(rate, quality, rate, [q + 20 for q in quality]))
+
+
+def test_every_metric_is_higher_for_a_closer_image_and_bd_metrics_are_among_them():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    near = np.clip(a.astype(int) + rng.integers(-5, 6, a.shape), 0, 255).astype(np.uint8)
+    far = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+    for m in METRICS:
+        assert m.function(a, near) > m.function(a, far), m.name
+        assert m.plotted(m.function(a, near)) > m.plotted(m.function(a, far)), m.name
+    assert {m.name for m in BD_METRICS} == {"psnr", "ms_ssim"} <= {m.name for m in METRICS}

@@ -1,32 +1,10 @@
-"""Files in and out: atomic writes that follow the umask and leave nothing on failure, inputs refused from their
-header, and encode options that hold at most one way to pick the quality."""
-import os
-import stat
+"""Files in and out: inputs refused from their header, and encode options that hold at most one way to pick the
+quality."""
 
 import pytest
 
 import aecodec
-from aecodec.files import EncodeOptions, check_image, check_output, is_aec, write_atomic
-
-
-def test_write_atomic_follows_the_umask_and_leaves_nothing_when_the_writer_fails(tmp_path):
-    old = os.umask(0o022)
-    try:
-        write_atomic(tmp_path / "a.bin", b"data")
-    finally:
-        os.umask(old)
-    assert (tmp_path / "a.bin").read_bytes() == b"data"
-    assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o644
-
-    def fails(f):
-        f.write(b"half")
-        raise RuntimeError("writer failed")
-
-    with pytest.raises(RuntimeError):
-        write_atomic(tmp_path / "b.bin", fails)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
-    with pytest.raises(aecodec.OutputError, match="cannot write"):
-        write_atomic(tmp_path / "missing" / "c.bin", b"x")
+from aecodec.files import EncodeOptions, check_image, check_output, is_aec
 
 
 def test_inputs_and_outputs_are_refused_before_any_work(tmp_path, sample_path):

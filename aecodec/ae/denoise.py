@@ -11,8 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from safetensors.torch import load_file, save_file
 
+from ..codecs.weights_file import half, read_tensors, write
 from ..registry import WEIGHTS_DIR
 from ..tiling import windowed
 from .models import ConvAE
@@ -27,13 +27,12 @@ def make_denoiser() -> ConvAE:
 
 def load_denoiser(path: Path = WEIGHTS) -> ConvAE:
     model = make_denoiser()
-    model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
+    model.load_state_dict({k: v.float() for k, v in read_tensors(path).items()})
     return model.eval()
 
 
 def save_denoiser(model: ConvAE, path: Path = WEIGHTS) -> None:
-    save_file({k: v.detach().half().contiguous() for k, v in model.state_dict().items()}, str(path),
-              metadata={"family": "denoiser"})
+    write(path, half(model.state_dict()), {"family": "denoiser"}, None)
 
 
 @torch.no_grad()

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..atomic import write_atomic
 from ..errors import ModelMismatchError
 
 if TYPE_CHECKING:
@@ -65,29 +65,13 @@ def half(state: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k: v.detach().half().contiguous() for k, v in state.items()}
 
 
-def file_mode() -> int:
-    """The mode a plain ``open()`` gives a new file (0666 less the umask): what written files get."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def write(path: Path, tensors: dict[str, Tensor], meta: dict[str, str], provenance: dict | None) -> Path:
-    """Save a weights file (and its provenance JSON beside it, when given), each through a temporary file and a
-    rename: a reader never sees half a file."""
-    from safetensors.torch import save_file
+    """Save a weights file (and its provenance JSON beside it, when given), each written atomically."""
+    from safetensors.torch import save
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        save_file(tensors, str(tmp), metadata=meta)
-        os.chmod(tmp, file_mode())  # safetensors creates 0600 files
-        os.replace(tmp, path)
-        if provenance is not None:
-            tmp = path.with_name(f".{path.stem}.json.part")
-            tmp.write_text(json.dumps(provenance, indent=1) + "\n")
-            os.replace(tmp, path.with_suffix(".json"))
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, save(tensors, metadata=meta))
+    if provenance is not None:
+        write_atomic(path.with_suffix(".json"), (json.dumps(provenance, indent=1) + "\n").encode())
     return path

@@ -20,12 +20,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from .. import workers
+from ..atomic import write_atomic
 from ..errors import UnknownCodecError
-from ..files import write_atomic
 from ..registry import SINGLE_RATE, get_codec, list_codecs
 from ..variants import resolve
 from .baselines import BASELINES
-from .metrics import bd_rate, bpp, compression_ratio, ms_ssim_rgb, psnr, ssim_rgb
+from .metrics import BD_METRICS, METRICS, bd_rate, bpp, compression_ratio
 
 
 @dataclass
@@ -41,6 +41,11 @@ class Point:
     ratio: float
     enc_s: float
     dec_s: float
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Point | None":
+        """A cached point, or None when it was written with other fields (measured again, not misread)."""
+        return cls(**d) if set(d) == set(cls.__dataclass_fields__) else None
 
 
 def available_codecs() -> list[str]:
@@ -127,8 +132,9 @@ def _measure(task: tuple[str, float, str]) -> Point:
     t2 = time.perf_counter()
     a, r = np.asarray(im), np.asarray(out.convert("RGB"))
     w, h = im.size
-    return Point(codec, q, Path(path).name, len(data), bpp(len(data), w, h), psnr(a, r), ssim_rgb(a, r),
-                 ms_ssim_rgb(a, r), compression_ratio(len(data), w, h), t1 - t0, t2 - t1)
+    return Point(codec=codec, quality=q, image=Path(path).name, bytes=len(data), bpp=bpp(len(data), w, h),
+                 **{m.name: m.function(a, r) for m in METRICS}, ratio=compression_ratio(len(data), w, h),
+                 enc_s=t1 - t0, dec_s=t2 - t1)
 
 
 def _code(codec: str, q: float, im: Image.Image) -> tuple[bytes, Image.Image, float]:
@@ -159,8 +165,9 @@ def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) 
         for q in _settings(codec):
             for img in images:
                 f = cache / cache_key(codec) / f"{q:g}" / f"{img.name}.json"
-                if f.exists():
-                    points.append(Point(**json.loads(f.read_text())))
+                cached = Point.from_dict(json.loads(f.read_text())) if f.exists() else None
+                if cached is not None:
+                    points.append(cached)
                 else:
                     tasks.append((codec, q, str(img)))
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
@@ -185,14 +192,14 @@ def summarize(points: list[Point], anchor: str = "jpeg") -> dict:
             ps = [p for p in points if p.codec == codec and p.quality == q]
             rows.append({"quality": q, "images": len(ps),
                          **{k: statistics.fmean(getattr(p, k) for p in ps)
-                            for k in ("bpp", "psnr", "ssim", "ms_ssim", "ratio")},
+                            for k in ("bpp", *(m.name for m in METRICS), "ratio")},
                          **{k: statistics.median(getattr(p, k) for p in ps) for k in ("enc_s", "dec_s")}})
         curves[codec] = sorted(rows, key=lambda r: r["bpp"])
-    bd: dict = {"anchor": anchor, "psnr": {}, "ms_ssim": {}, "why_none": {}}
+    bd: dict = {"anchor": anchor, **{m.name: {} for m in BD_METRICS}, "why_none": {}}
     if anchor in curves:
         a = curves[anchor]
         for codec, rows in curves.items():
-            for metric in ("psnr", "ms_ssim"):
+            for metric in (m.name for m in BD_METRICS):
                 try:
                     bd[metric][codec] = bd_rate([r["bpp"] for r in a], [r[metric] for r in a],
                                                 [r["bpp"] for r in rows], [r[metric] for r in rows])
@@ -255,10 +262,8 @@ def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int, 
         published = published_curves()
         title += "\npublished curves (dashed): 24-image means from their papers"
     top = max(r["bpp"] for rows in curves.values() for r in rows)
-    for metric, key, label in (("psnr", "psnr_rgb", "PSNR-RGB (dB)"),
-                               ("ms_ssim", "ms_ssim_rgb", "MS-SSIM (RGB) in dB: -10 log10(1 - MS-SSIM)")):
-        # MS-SSIM in dB, as the field plots it: on a linear scale every curve bunches near 1
-        y = _ms_ssim_db if metric == "ms_ssim" else (lambda v: v)
+    for m in BD_METRICS:
+        metric, key, label, y = m.name, m.published, m.axis, m.plotted
         fig, ax = plt.subplots(figsize=(10, 6))
         shown = [(n, c) for n, c in published.items() if key in c and "MS-SSIM" not in n
                  and (published_only is None or n.split(" (")[0] in published_only)]
@@ -280,17 +285,14 @@ def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int, 
         plt.close(fig)
 
 
-def _ms_ssim_db(v: float) -> float:
-    return -10 * math.log10(max(1 - v, 1e-10))
-
-
 def bd_table(summary: dict) -> str:
     bd = summary["bd_rate"]
     w = max([len("codec"), *map(len, bd["psnr"])]) + 2
-    lines = [f"BD-rate vs {bd['anchor']} (negative = fewer bits)", f"{'codec':<{w}}{'PSNR':>10}{'MS-SSIM':>10}"]
-    for codec in bd["psnr"]:
-        cells = "".join(f"{'n/a':>10}" if math.isnan(bd[m][codec]) else f"{bd[m][codec]:>9.1f}%"
-                        for m in ("psnr", "ms_ssim"))
+    head = "".join(f"{m.label:>10}" for m in BD_METRICS)
+    lines = [f"BD-rate vs {bd['anchor']} (negative = fewer bits)", f"{'codec':<{w}}{head}"]
+    for codec in bd[BD_METRICS[0].name]:
+        cells = "".join(f"{'n/a':>10}" if math.isnan(bd[m.name][codec]) else f"{bd[m.name][codec]:>9.1f}%"
+                        for m in BD_METRICS)
         why = bd.get("why_none", {}).get(codec)
         lines.append(f"{codec:<{w}}{cells}" + (f"  ({why})" if why else ""))
     return "\n".join(lines)

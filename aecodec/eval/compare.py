@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from .benchmark import decoded as decode_setting
+from .metrics import BD_METRICS
 
 CROP = 96  # pixels of the detailed region, shown at 4x
 
@@ -130,15 +131,17 @@ def write_page(out: Path, images: list[Path], codecs: list[str], points: list, s
             f"<p>Most detailed region ({box[2] - box[0]} px square at {box[0]},{box[1]}), 4x:</p>"
             f"<div class='crops'>{''.join(crops)}</div>")
     parts.append("<h2>Rate-distortion</h2><div class='plots'>"
-                 + "".join(f"<img src='rd_{m}.png' alt='RD {m}'>" for m in ("psnr", "ms_ssim")
-                           if (out / f"rd_{m}.png").exists()) + "</div>")
+                 + "".join(f"<img src='rd_{m.name}.png' alt='RD {m.label}'>" for m in BD_METRICS
+                           if (out / f"rd_{m.name}.png").exists()) + "</div>")
     bd = summary["bd_rate"]
     why = {c: w for c, w in bd.get("why_none", {}).items() if w}  # a column for the reasons only if there are any
     rows = "".join(
         f"<tr><td style='text-align:left'>{e(c)}</td>"
-        + "".join("<td>n/a</td>" if math.isnan(bd[m][c]) else f"<td>{bd[m][c]:.1f}%</td>" for m in ("psnr", "ms_ssim"))
-        + (f"<td style='text-align:left'>{e(why.get(c, ''))}</td>" if why else "") + "</tr>" for c in bd["psnr"])
-    head = "<th>codec</th><th>PSNR</th><th>MS-SSIM</th>" + ("<th>why n/a</th>" if why else "")
+        + "".join("<td>n/a</td>" if math.isnan(bd[m.name][c]) else f"<td>{bd[m.name][c]:.1f}%</td>"
+                  for m in BD_METRICS)
+        + (f"<td style='text-align:left'>{e(why.get(c, ''))}</td>" if why else "") + "</tr>"
+        for c in bd[BD_METRICS[0].name])
+    head = "<th>codec</th>" + "".join(f"<th>{m.label}</th>" for m in BD_METRICS) + ("<th>why n/a</th>" if why else "")
     parts.append(f"<h2>BD-rate against {e(bd['anchor'])}</h2><p>Negative: fewer bits at the same quality.</p>"
                  f"<table><tr>{head}</tr>{rows}</table>"
                  f"<script>{_SCRIPT}</script></body></html>")

@@ -6,6 +6,8 @@ averaged over images; bpp from real file bytes.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -45,6 +47,35 @@ def ms_ssim_rgb(a: np.ndarray, b: np.ndarray) -> float:
         x = torch.nn.functional.pad(x, pad, mode="replicate")
         y = torch.nn.functional.pad(y, pad, mode="replicate")
     return float(ms_ssim(x, y, data_range=255, size_average=True))
+
+
+def ms_ssim_db(v: float) -> float:
+    """MS-SSIM in dB, -10 log10(1 - MS-SSIM), as the field plots it: on a linear scale every curve bunches near 1."""
+    return -10 * math.log10(max(1 - v, 1e-10))
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A quality metric of a decoded image against its original: the benchmark measures every one in ``METRICS``
+    per point, averages it per setting, and reports BD-rates, plots and table columns for those with ``bd_rate``.
+    All are higher-is-better. ``published``: its key in the published curves; ``plotted``: the value as plotted."""
+
+    name: str  # the field of a benchmark point and of a summary row
+    label: str
+    function: Callable[[np.ndarray, np.ndarray], float]
+    bd_rate: bool
+    published: str | None = None
+    axis: str = ""
+    plotted: Callable[[float], float] = float
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("psnr", "PSNR", psnr, bd_rate=True, published="psnr_rgb", axis="PSNR-RGB (dB)"),
+    Metric("ssim", "SSIM", ssim_rgb, bd_rate=False),
+    Metric("ms_ssim", "MS-SSIM", ms_ssim_rgb, bd_rate=True, published="ms_ssim_rgb",
+           axis="MS-SSIM (RGB) in dB: -10 log10(1 - MS-SSIM)", plotted=ms_ssim_db),
+)
+BD_METRICS: tuple[Metric, ...] = tuple(m for m in METRICS if m.bd_rate)  # BD-rates, plots and table columns
 
 
 def bpp(num_bytes: int, width: int, height: int) -> float:

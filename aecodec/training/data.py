@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..atomic import write_atomic
 from ..datasets import (  # noqa: F401  (the datasets' names, where training's callers import them)
     IMAGE_SUFFIXES,
     DatasetSpec,
@@ -102,8 +103,7 @@ def cached(path: Path, key: dict, compute: Callable[[], dict]) -> dict:
     t0 = time.time()
     found = {"key": key, **compute()}
     print(f"{path.name}: computed in {time.time() - t0:.0f} s", flush=True)
-    torch.save(found, path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").replace(path)
+    write_atomic(path, lambda f: torch.save(found, f))
     return found
 
 

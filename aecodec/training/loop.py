@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from ..atomic import write_atomic
 from ..errors import AecError
 from .flags import command_line, from_flags, train_command
 from .optim import EarlyStopping, WeightEMA, cosine_lr
@@ -101,15 +102,14 @@ class RunState:
 
 def save_checkpoint(path: Path, task: Task, model, opt, aux_opt, gen: torch.Generator, o: TrainOptions,
                     state: RunState, ema: WeightEMA | None = None) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "config": task.config(model), "opt": opt.state_dict(),
+    state_dict = {"model": model.state_dict(), "config": task.config(model), "opt": opt.state_dict(),
                 "aux_opt": aux_opt.state_dict() if aux_opt else None, "rng": gen.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 "options": asdict(o), "task_options": asdict(task.options),
                 "ema": ema.state_dict() if ema else None, "step": state.step, "best_val": state.best,
-                "stale": state.stale, "state": asdict(state)}, tmp)
-    tmp.replace(path)
+                "stale": state.stale, "state": asdict(state)}
+    write_atomic(path, lambda f: torch.save(state_dict, f))
 
 
 def export(task: Task, o: TrainOptions, out: Path, state: RunState) -> Path:

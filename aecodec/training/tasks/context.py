@@ -8,13 +8,58 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ...coding.tables import SCALE_MIN
 from ...errors import AecError
-from ...models.context import CheckerboardContext, ContextConfig, checkerboard_bits
+from ...models.context import CheckerboardContext, ContextConfig, anchor_mask
 from ..batches import WindowSampler
 from ..options import TaskOptions, TrainOptions, option
 from .base import Task
 from .codec_layer import export_context, load_base_model, shipped_sha256
 from .common import frozen_latents, read_state
+
+
+def discrete_bits(v: Tensor, scale: Tensor) -> Tensor:
+    """-log2 P(v) for a zero-mean Gaussian of ``scale`` integrated over [v - 1/2, v + 1/2]."""
+    s = scale.clamp_min(SCALE_MIN)  # the coding table's smallest scale
+    normal = torch.distributions.Normal(0.0, 1.0)
+    # on -|v| (the density is symmetric): differences of small lower-tail CDFs keep their precision
+    p = normal.cdf((0.5 - v.abs()) / s) - normal.cdf((-0.5 - v.abs()) / s)
+    return -torch.log2(p.clamp_min(1e-9))
+
+
+@torch.no_grad()
+def hyper_side(base: nn.Module, y: Tensor, level: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Frozen base: (gain [B, M, 1, 1], hyperprior (mean, scale) ungained [B, 2M, h, w], z bits per sample)."""
+    g, _, hg, ihg = base.gains(level)
+    z_hat = torch.round(base.hyper_latent(y, hg))
+    params = base.hyper_parameters(z_hat, ihg)
+    _, z_lik = base.entropy_bottleneck(z_hat, training=False)
+    return g, params, -torch.log2(z_lik).flatten(1).sum(1)
+
+
+def checkerboard_bits(ctx: CheckerboardContext, base: nn.Module, y: Tensor, level: Tensor,
+                      noise: str = "") -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Bits per sample of frozen latents ``y`` [B, M, h, w] of a ``Hyperprior`` ``base`` at ``level`` [B]:
+    (non-anchors under the context model, non-anchors under the hyperprior alone, anchors, z). ``noise``:
+    "noise" (uniform noise for rounding: training), "round" (real symbols, straight-through means) or ""
+    (real symbols: measurement)."""
+    g, params, z_bits = hyper_side(base, y, level)
+    mu, sigma = params.chunk(2, 1)
+    y_g = y * g
+    mask = anchor_mask(*y.shape[-2:], y.device)
+    s = torch.round(y_g - mu * g)
+    anchors = torch.where(mask, (s + mu * g) / g, torch.zeros_like(y))
+    mu2, sigma2 = ctx(anchors, params, level).chunk(2, 1)
+    r = y_g - mu2 * g
+    if noise == "noise":
+        r = r + torch.empty_like(r).uniform_(-0.5, 0.5)
+    elif noise == "round":  # the real symbol; the mean learns through a straight-through estimate
+        r = r + (torch.round(r) - r).detach()
+    else:
+        r = torch.round(r)
+    ctx_bits = (discrete_bits(r, sigma2 * g) * ~mask).flatten(1).sum(1)
+    hyp = discrete_bits(s, sigma * g)
+    return ctx_bits, (hyp * ~mask).flatten(1).sum(1), (hyp * mask).flatten(1).sum(1), z_bits
 
 
 @dataclass
