@@ -6,7 +6,6 @@ Knows no codec by name: it resolves a codec (``aecodec.variants``), loads it, an
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from .codecs.weights_file import weights_metadata
 from .contract import Coded
 from .errors import AecError, FormatError, InputImageError, UnknownCodecError
 from .format import container, payload
-from .format.container import Container
+from .format.container import QUALITY_STEPS, Container
 from .image import (
     EXACT_MAX_SIDE,
     exact_bytes,
@@ -32,7 +31,7 @@ from .image import (
     to_uint8,
     unit_range,
 )
-from .registry import COMPRESSAI_ARCHS, CodecInfo
+from .registry import COMPRESSAI_ARCHS, SINGLE_RATE, CodecInfo
 from .sources import read_input, resolve_device
 from .tiling import TILE, TILE_ABOVE, tiles, tiling_problem, windowed, with_margin
 
@@ -141,26 +140,15 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
     whash, codec_id = variants.hash_of(info, weights), _file_id(info, weights)
     out = []
     for i, p in enumerate(prepared):
-        streams: list[bytes] = []
-        digests: list[int] = []
-        for part, result in zip(parts, coded):
-            if part[0] == i:
-                streams += result.streams
-                digests += result.digests
+        mine = [result for part, result in zip(parts, coded) if part[0] == i]
         h, w = p.x.shape[-2:]
-        seamless = container.SEAMLESS if len(tiles(w, h, p.tile)) > 1 else 0
-        alpha = [p.alpha] if p.alpha is not None else []
-
-        def sealed(streams: list[bytes], digests: list[int], flags: int) -> bytes:
-            return payload.seal(Container(codec_id, whash, q16, w, h, p.mode, p.tile, flags=flags),
-                                streams + alpha, digests + [zlib.crc32(a) for a in alpha])
-
-        data = sealed(streams, digests, seamless)
+        seamless = container.SEAMLESS if len(mine) > 1 else 0
+        c = Container(codec_id, whash, q16, w, h, p.mode, p.tile, flags=seamless)
+        data = payload.seal_image(c, [r.streams for r in mine], [list(r.digests) for r in mine], p.alpha)
         # The exact pixels when they make a file no larger: a flat patch, an icon or a single pixel, where a
         # learned codec spends its bytes on its borders.
         exact = _exact_streams(p, len(data))
-        if exact is not None and len(lossless := sealed(exact, [zlib.crc32(s) for s in exact],
-                                                        container.EXACT)) <= len(data):
+        if exact is not None and len(lossless := payload.seal_exact(c, exact, p.alpha)) <= len(data):
             data = lossless
         out.append(data)
     return out
@@ -192,13 +180,11 @@ class _Parsed:
     c: Container
     info: CodecInfo
     tiles: list[tuple[int, int, int, int]]
-    digests: tuple[int, ...]
-    alpha: bytes | None
+    payload: payload.ImagePayload
 
     def coded(self, k: int) -> Coded:
         """Tile ``k``'s streams and digests."""
-        n = self.info.streams
-        return Coded(self.c.streams[n * k:n * k + n], self.digests[n * k:n * k + n])
+        return Coded(self.payload.tiles[k], self.payload.digests[k])
 
 
 def aec_bytes(data: bytes | str | Path) -> bytes:
@@ -220,15 +206,7 @@ def _parse(data: bytes, weights: str | Path | None) -> _Parsed:
     if problem := tiling_problem(c.tile, c.width, c.height):
         raise FormatError(f"invalid tiling: {problem}")
     parts = tiles(c.width, c.height, c.tile)
-    has_alpha = c.mode in ("RGBA", "LA")
-    exact = bool(c.flags & container.EXACT)
-    digests = payload.open_checked(c, (1 if exact else info.streams) * len(parts) + has_alpha)
-    alpha = c.streams[-2] if has_alpha else None
-    if alpha is not None and zlib.crc32(alpha) != digests[-1]:
-        raise FormatError("corrupted .aec alpha stream: fails the content check")
-    if exact and any(zlib.crc32(s) != d for s, d in zip(c.streams[:len(parts)], digests)):
-        raise FormatError("corrupted .aec exact pixel stream: fails the content check")
-    return _Parsed(c, info, parts, digests, alpha)
+    return _Parsed(c, info, parts, payload.open_image(c, info.streams, len(parts)))
 
 
 def decode_many(datas: list[bytes | str | Path], device: str = "cpu", batch_size: int = 1,
@@ -244,7 +222,7 @@ def decode_many(datas: list[bytes | str | Path], device: str = "cpu", batch_size
     for i, f in enumerate(files):
         if f.c.flags & container.EXACT:  # the pixels themselves: no model to load
             for k, (top, left, th, tw) in enumerate(f.tiles):
-                rgbs[i][top:top + th, left:left + tw] = exact_pixels(f.c.streams[k], (tw, th))
+                rgbs[i][top:top + th, left:left + tw] = exact_pixels(f.payload.tiles[k][0], (tw, th))
             continue
         codec = variants.load(f.info, device, weights)
         if (len(f.tiles) == 1 and max(f.c.width, f.c.height) > WINDOW) or f.c.flags & container.SEAMLESS:
@@ -266,7 +244,7 @@ def decode_many(datas: list[bytes | str | Path], device: str = "cpu", batch_size
             i, k = parts[j]
             top, left, th, tw = files[i].tiles[k]
             rgbs[i][top:top + th, left:left + tw] = to_uint8(x_hat[b:b + 1, :, :th, :tw])
-    return [join_image(rgb, f.c.mode, f.alpha) for rgb, f in zip(rgbs, files)]
+    return [join_image(rgb, f.c.mode, f.payload.alpha) for rgb, f in zip(rgbs, files)]
 
 
 def _decode_in_windows(codec, f: _Parsed, rgb: np.ndarray) -> None:
@@ -311,9 +289,9 @@ def encode_array(array, bound: float, codec: str | None = None, weights: str | P
         raise InputImageError(f"array of {a.size} values exceeds {container.MAX_SIDE * model.window}")
     params, streams = model.compress(a.astype(np.float64).reshape(-1), float(bound))
     dtype = "float32" if a.dtype == np.float32 else "float64"
-    streams = [payload.params_bytes(params, a.shape, dtype), *streams]
-    c = Container(_file_id(info, weights), variants.hash_of(info, weights), 16, model.window, windows, "F", 0)
-    return payload.seal(c, streams, [zlib.crc32(s) for s in streams])
+    c = Container(_file_id(info, weights), variants.hash_of(info, weights), QUALITY_STEPS * SINGLE_RATE,
+                  model.window, windows, "F", 0)
+    return payload.seal_array(c, payload.params_bytes(params, a.shape, dtype), streams)
 
 
 def decode_array(data: bytes | str | Path, weights: str | Path | None = None) -> np.ndarray:
@@ -322,16 +300,13 @@ def decode_array(data: bytes | str | Path, weights: str | Path | None = None) ->
     info = variants.codec_of(c, weights)
     if info.kind != "array" or c.mode != "F":
         raise FormatError(f"this .aec file holds an image (codec {info.name!r}): use aecodec.decode")
-    digests = payload.open_checked(c, 1 + info.streams)
-    if any(zlib.crc32(s) != d for s, d in zip(c.streams[:-1], digests)):
-        raise FormatError("corrupted .aec array file: fails the content check")
-    p = payload.read_params(c.streams[0])
+    p, streams = payload.open_array(c, info.streams)
     model = variants.load(info, "cpu", weights)
     n, before = p["n"], (c.height - 1) * c.width  # the header's windows hold the values, the last one partly
     if c.width != model.window or not (before < n <= c.height * c.width or n == before == 0):
         raise FormatError(f"corrupted .aec array file: {n} values do not fill {c.height} windows of {c.width}")
     try:
-        out = model.decompress(p, c.streams[1:-1])
+        out = model.decompress(p, streams)
     except _PAYLOAD_ERRORS as e:
         raise FormatError(f"corrupted .aec array payload: {e}") from None
     return out.reshape(p["shape"]).astype(p["dtype"])

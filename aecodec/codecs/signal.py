@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..coding.ans import decode_indices, encode_indices, quantize_probabilities
-from ..coding.fixedpoint import ACT_LIMIT, EXACT, FRAC_A, FRAC_W, shift_round, to_fixed
+from ..coding.fixedpoint import FRAC_A, FRAC_W, IntLayer, to_fixed
 from ..errors import AecError, FormatError, ModelMismatchError
 from ..models.signal import CODE, WINDOW, SignalAE
 from . import weights_file
@@ -32,27 +32,21 @@ MAX_ALPHABET = 1 << 15  # larger residual ranges fall back to lzma
 
 
 class IntDecoder:
-    """Exact integer twin of ``SignalAE.decoder`` (Linear/ReLU), in the arithmetic of ``aecodec.coding.fixedpoint``."""
+    """Exact integer twin of ``SignalAE.decoder`` (Linear/ReLU): each linear layer is the fixed-point 1x1
+    convolution ``aecodec.coding.fixedpoint.IntLayer``, with each window one position."""
 
     def __init__(self, decoder: nn.Sequential):
         mods = list(decoder)
-        self.layers = []
-        for i, m in enumerate(mods):
-            if isinstance(m, nn.Linear):
-                w, b = to_fixed(m.weight, FRAC_W), to_fixed(m.bias, FRAC_W + FRAC_A)
-                bound = w.abs().sum(1).max().item() * ACT_LIMIT + b.abs().max().item()
-                if bound >= EXACT:
-                    raise ValueError("signal decoder weights too large for exact fixed point")
-                self.layers.append((w, b, i + 1 < len(mods) and isinstance(mods[i + 1], nn.ReLU)))
+        self.layers = [IntLayer(to_fixed(m.weight, FRAC_W)[:, :, None, None], to_fixed(m.bias, FRAC_W + FRAC_A),
+                                False, 1, 0, 0, i + 1 < len(mods) and isinstance(mods[i + 1], nn.ReLU))
+                       for i, m in enumerate(mods) if isinstance(m, nn.Linear)]
 
     def __call__(self, z: Tensor) -> Tensor:
         """Integer latents [n, code] -> int64 windows [n, window] with FRAC_A fractional bits."""
-        x = z.to(torch.int64) << FRAC_A
-        for w, b, relu in self.layers:
-            acc = (x.to(torch.float64) @ w.t().to(torch.float64)).to(torch.int64)  # exact: sums < 2^53
-            x = shift_round(acc + b, FRAC_W)
-            x = (x.clamp_min(0) if relu else x).clamp(-ACT_LIMIT, ACT_LIMIT)
-        return x
+        x = (z.to(torch.int64) << FRAC_A).t()[None, :, :, None]
+        for layer in self.layers:
+            x = layer(x)
+        return x[0, :, :, 0].t()
 
 
 @dataclass

@@ -14,9 +14,18 @@ from ..errors import FormatError
 QUALITY_STEPS = 16  # a file stores its quality in these steps per level (``quality16``): 4.5 is 72
 
 MAGIC = b"\x89AEC"
-VERSION = 2  # the newest version written; a file without flags is written as version 1 (any reader takes it)
 SEAMLESS = 0x01  # flag (version 2): tiles were analysed with their neighbours' pixels in view: decode them jointly
 EXACT = 0x02  # flag (version 2): each tile's one stream holds its exact pixels, losslessly (no model decodes it)
+# The version policy, in one place: the flags each version may carry. A file is written as the lowest version that
+# holds its flags (a file without flags is version 1, which any reader takes); readers refuse other versions.
+VERSION_FLAGS = {1: 0, 2: SEAMLESS | EXACT}
+VERSION = max(VERSION_FLAGS)  # the newest version this aecodec reads and writes
+
+
+def version_of(flags: int) -> int:
+    """The version a file with these feature flags is written as (the newest for flags no version holds, which
+    readers then refuse)."""
+    return min((v for v, allowed in VERSION_FLAGS.items() if flags & ~allowed == 0), default=VERSION)
 MODES = ("RGB", "L", "RGBA", "LA", "F")  # index = mode byte; "F": a float array (array codecs)
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 1 << 28
@@ -46,7 +55,7 @@ class Container:
 def pack(c: Container) -> bytes:
     if not (1 <= c.width <= MAX_SIDE and 1 <= c.height <= MAX_SIDE):
         raise FormatError(f"image size {c.width}x{c.height} outside 1..{MAX_SIDE}")
-    head = _HEADER.pack(MAGIC, 2 if c.flags else 1, c.codec_id, c.weights_hash, c.quality16, c.width, c.height,
+    head = _HEADER.pack(MAGIC, version_of(c.flags), c.codec_id, c.weights_hash, c.quality16, c.width, c.height,
                         MODES.index(c.mode), c.flags, c.tile, len(c.streams))
     body = b"".join(_LEN.pack(len(s)) + s for s in c.streams)
     data = head + body
@@ -60,8 +69,8 @@ def unpack(data: bytes) -> Container:
     if len(data) < _HEADER.size + _CRC.size:
         raise FormatError(f"truncated .aec file ({len(data)} bytes)")
     magic, version, codec_id, whash, q16, w, h, mode, flags, tile, n = _HEADER.unpack_from(data)
-    if version not in (1, 2):
-        raise FormatError(f"unsupported .aec format version {version} (this aecodec reads versions 1 and 2)")
+    if version not in VERSION_FLAGS:
+        raise FormatError(f"unsupported .aec format version {version} (this aecodec reads versions 1 to {VERSION})")
     (crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
     if zlib.crc32(data[: -_CRC.size]) != crc:
         raise FormatError("corrupted .aec file (CRC mismatch) or truncated")
@@ -69,7 +78,7 @@ def unpack(data: bytes) -> Container:
         raise FormatError(f"invalid image size {w}x{h}")
     if mode >= len(MODES):
         raise FormatError(f"invalid colour mode byte {mode}")
-    if flags & ~(SEAMLESS | EXACT if version == 2 else 0) or flags == SEAMLESS | EXACT:
+    if flags & ~VERSION_FLAGS[version] or flags == SEAMLESS | EXACT:
         raise FormatError(f"unsupported feature flags {flags:#04x} in a version {version} file (written by a newer "
                           "aecodec?)")
     if tile % 64 or n > MAX_STREAMS:
