@@ -192,7 +192,7 @@ def encode_image(src: str | Path | bytes | Image.Image, options: EncodeOptions) 
 
     o, device = options, resolve_device(options.device)
     if o.targets:
-        from .eval.ratecontrol import encode_to_target
+        from .ratecontrol import encode_to_target
 
         return encode_to_target(src, bpp=o.bpp, max_bytes=o.max_bytes, psnr=o.psnr, codec=o.codec, device=device,
                                 effort=o.effort, weights=o.weights, strict=True)

@@ -81,7 +81,7 @@ def encode_folder(src: str | Path, dst: str | Path | None = None, *, codec: str 
                   progress: bool = False, on_file: FileCallback | None = None) -> FolderReport:
     """Encode every image under ``src`` to ``dst`` (default: ``src``) as .aec files, relative paths kept.
 
-    Settings as for ``aecodec.encode`` or a rate target (``aecodec.eval.ratecontrol``); bad ones are refused
+    Settings as for ``aecodec.encode`` or a rate target (``aecodec.ratecontrol``); bad ones are refused
     once, before any file. ``jobs``: worker processes (0: code in this process). ``batch`` > 1 codes that many
     images per pass in this process (use 8 or more on a GPU); rate targets are per image and keep to one at a
     time. ``progress`` shows a progress bar on a terminal; ``on_file`` is called here as each file is done."""

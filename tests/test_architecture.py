@@ -103,6 +103,30 @@ def test_runtime_imports_no_training_eval_or_toolkit_code():
         assert not bad, f"{m} imports {bad}"
 
 
+# Within the top layer, the packages beside the API import each other one way only: training may read the
+# metrics (the one home of PSNR), the toolkit and the benchmark never reach into training, and nothing below the
+# command line imports it.
+SIDEWAYS = {
+    "aecodec.ae": ("aecodec.training", "aecodec.eval"),
+    "aecodec.eval": ("aecodec.training", "aecodec.ae"),
+    "aecodec.training": ("aecodec.ae", "aecodec.eval.benchmark", "aecodec.eval.compare", "aecodec.eval.baselines"),
+    "aecodec.ratecontrol": ("aecodec.training", "aecodec.ae", "aecodec.eval.benchmark"),
+}
+CLI_FORBIDDEN = ("aecodec.training.data", "aecodec.codecs", "aecodec.coding", "aecodec.models", "aecodec.format")
+
+
+def test_packages_beside_the_api_import_each_other_one_way_and_the_cli_only_the_library():
+    graph = import_graph()
+    bad = [f"{m} -> {n}" for m, targets in graph.items() for n in targets for src, banned in SIDEWAYS.items()
+           if (m == src or m.startswith(src + ".")) and n.startswith(banned)]
+    assert not bad, "sideways imports: " + ", ".join(sorted(bad))
+    for path in (ROOT / "cli").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            assert not [n for n in names if n.startswith(CLI_FORBIDDEN)], f"cli/{path.name} imports {names}"
+
+
 def test_no_module_is_too_long_and_none_cites_an_issue():
     for path in list(PKG.rglob("*.py")) + list((ROOT / "cli").rglob("*.py")):
         text = path.read_text()

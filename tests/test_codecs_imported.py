@@ -208,7 +208,7 @@ def test_autoregressive_codec_tiles_rate_control_and_pillow(models, tmp_path, sa
     import io
 
     from aecodec.errors import AecWarning
-    from aecodec.eval.ratecontrol import encode_to_target
+    from aecodec.ratecontrol import encode_to_target
     from aecodec.registry import CODECS, CodecInfo, register
 
     _, ckpt = models["mbt2018"]

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from ..training.optim import SCHEDULES, EarlyStopping
+from ..optim import SCHEDULES, EarlyStopping
 
 
 def fit(model: nn.Module, loss_fn: Callable[[nn.Module, Tensor], Tensor], data: Tensor, *, steps: int = 1000,

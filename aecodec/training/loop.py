@@ -29,8 +29,8 @@ from tqdm import tqdm
 
 from ..atomic import write_atomic
 from ..errors import AecError
+from ..optim import EarlyStopping, WeightEMA, cosine_lr
 from .flags import command_line, from_flags, train_command
-from .optim import EarlyStopping, WeightEMA, cosine_lr
 from .options import TaskOptions, TrainOptions
 from .tasks import Task, make_task
 

@@ -22,13 +22,13 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..api import decode, encode, load
-from ..errors import AecError, AecWarning
-from ..format.container import QUALITY_STEPS
-from ..image import open_image
-from ..registry import CodecInfo, quality_range
-from ..variants import resolve
-from .metrics import psnr as psnr_db
+from .api import decode, encode, load
+from .errors import AecError, AecWarning
+from .eval.metrics import psnr as psnr_db
+from .format.container import QUALITY_STEPS
+from .image import open_image
+from .registry import CodecInfo, quality_range
+from .variants import resolve
 
 INTERPOLATED = 5  # probes placed by interpolation before the search halves the bracket instead
 

@@ -4,7 +4,7 @@ from PIL import Image
 
 import aecodec
 from aecodec.eval.metrics import psnr
-from aecodec.eval.ratecontrol import encode_to_target
+from aecodec.ratecontrol import encode_to_target
 from aecodec.registry import quality_range
 from aecodec.variants import resolve
 from tests.conftest import noise_image
@@ -13,7 +13,7 @@ from tests.conftest import noise_image
 @pytest.fixture
 def encodes(monkeypatch):
     """How many encodes the search makes (each is the cost of a plain encode)."""
-    import aecodec.eval.ratecontrol as rc
+    import aecodec.ratecontrol as rc
 
     count = {"n": 0}
     plain = rc.encode

@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from aecodec.training.optim import WeightEMA
+from aecodec.optim import WeightEMA
 
 
 def test_weight_ema_update_matches_formula_with_warmup_and_applied_restores_live_weights():
