@@ -8,8 +8,8 @@ larger of the two channels' predicted scale indices, in buckets of four (so a pr
 hyper-latent); classes too rare to train at a quality use the highest trained class's codebook. Codebooks and
 their index priors start from entropy-constrained VQ (Lagrangian k-means, Chou, Lookabaugh and Gray 1989) of
 training-set latents and are then trained for rate and distortion by the project's loop
-(``aecodec.training.vqvae``); they are stored in fixed point, and the priors as integer frequencies, so decoding
-parses exactly like ``hyperprior``.
+(``aecodec.training.tasks.vq_books``); they are stored in fixed point, and the priors as integer frequencies, so
+decoding parses exactly like ``hyperprior``.
 Indices are coded with constriction's ANS, one shared categorical model per class.
 """
 from __future__ import annotations

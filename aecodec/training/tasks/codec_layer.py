@@ -1,5 +1,6 @@
-"""Every use the training tasks make of the codec layer (the registry, loaded codecs, weights files and the
-codecs' exporters), each behind one name here, so that a change of that layer is met in this module alone.
+"""Every use the training tasks make of the codec layer (the registry, loaded codecs, weights files, the codecs'
+exporters and the vqvae codec's coding functions its codebooks train through), each behind one name here, so that
+a change of that layer is met in this module alone.
 
 Of a registry entry the tasks read only ``name``, ``family``, ``base`` and ``weights_path``."""
 from __future__ import annotations
@@ -17,10 +18,14 @@ from ...codecs.avif import SPEED as AVIF_SPEED
 from ...codecs.avif import avif_bytes, avif_pixels, avif_quality
 from ...codecs.avif import export as export_avif_filter
 from ...codecs.checkerboard import export as export_context
+from ...codecs.composed import ComposedCodec
 from ...codecs.hyperprior import export as export_hyperprior
 from ...codecs.hyperprior import read_model
 from ...codecs.postfilter import export as export_postfilter
 from ...codecs.signal import export as export_signal
+from ...codecs.vq import CLASSES as VQ_CLASSES
+from ...codecs.vq import LAGRANGE as VQ_LAGRANGE
+from ...codecs.vq import ec_assign, latent_pairs, unpair
 from ...codecs.vq import export as export_vqvae
 from ...codecs.weights_file import file_hash, read_tensors, weights_metadata
 from ...errors import ModelMismatchError
@@ -29,10 +34,11 @@ from ...models.hyperprior import Hyperprior
 from ...registry import get_codec
 from ...variants import load as load_variant
 
-__all__ = ["AVIF_LEVELS", "AVIF_SPEED", "QUALITY_STEPS", "avif_round_trip", "decoded", "export_avif_filter",
-           "export_context", "export_hyperprior", "export_postfilter", "export_signal", "export_vqvae",
-           "get_codec", "hyperprior_of", "load_base_model", "load_codec", "read_weights", "shipped_sha256",
-           "weights_family", "weights_sha256"]
+__all__ = ["AVIF_LEVELS", "AVIF_SPEED", "ComposedCodec", "QUALITY_STEPS", "VQ_CLASSES", "VQ_LAGRANGE",
+           "avif_round_trip", "decoded", "ec_assign", "export_avif_filter", "export_context",
+           "export_hyperprior", "export_postfilter", "export_signal", "export_vqvae", "get_codec",
+           "hyperprior_of", "latent_pairs", "load_base_model", "load_codec", "read_model", "read_weights",
+           "shipped_sha256", "unpair", "weights_family", "weights_sha256"]
 
 
 def hyperprior_of(name: str) -> str:

@@ -11,10 +11,10 @@ from torch import nn
 
 from ...errors import AecError
 from ..options import TaskOptions, TrainOptions
-from ..vqvae import LEVELS, MIN_PER_10MP, VQVAE, VQConfig, ecvq_init, usage_report
 from .codec_layer import export_vqvae, load_codec, shipped_sha256
 from .common import frozen_latents, read_state
 from .hyperprior import HyperpriorTask, metric_option
+from .vq_books import LEVELS, MIN_PER_10MP, VQVAE, VQConfig, ecvq_init, usage_report
 
 
 @dataclass
@@ -23,7 +23,7 @@ class VQOptions(TaskOptions):
 
 
 class VQTask(HyperpriorTask):
-    """The vqvae codec's codebooks and index priors (``aecodec.training.vqvae``) on the frozen shipped
+    """The vqvae codec's codebooks and index priors (``aecodec.training.tasks.vq_books``) on the frozen shipped
     hyperprior, RD loss through its synthesis. The latents of the training crops (computed once, cached) seed a
     fresh run's books and, at export, prune every code the data would rarely use."""
 
@@ -58,7 +58,7 @@ class VQTask(HyperpriorTask):
     def init_description(self) -> str:
         if self.o.fresh:
             return (f"entropy-constrained VQ of the mean-removed latent pairs of the {len(self.latents)} training "
-                    "crops per quality and scale class (aecodec.training.vqvae.ecvq_init)")
+                    "crops per quality and scale class (aecodec.training.tasks.vq_books.ecvq_init)")
         return super().init_description()
 
     def export(self, model: nn.Module, path: Path, provenance: dict) -> Path:

@@ -9,7 +9,7 @@ from aecodec.codecs.vq import latent_pairs
 from aecodec.image import pad_to, split_image
 from aecodec.training.loop import TrainOptions, train
 from aecodec.training.losses import rd_loss
-from aecodec.training.vqvae import VQVAE, ecvq
+from aecodec.training.tasks.vq_books import VQVAE, ecvq
 
 
 def crop(sample_path, size=128):

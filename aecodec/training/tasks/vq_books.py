@@ -26,15 +26,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..codecs.composed import ComposedCodec
-from ..codecs.hyperprior import read_model
-from ..codecs.vq import CLASSES, LAGRANGE, ec_assign, latent_pairs, unpair
-from ..coding.ans import quantize_probabilities
-from ..coding.fixedpoint import FRAC_A
-from ..errors import AecError
-from ..format.container import QUALITY_STEPS
-from ..models.kmeans import kmeans
-from ..registry import get_codec
+from ...coding.ans import quantize_probabilities
+from ...coding.fixedpoint import FRAC_A
+from ...errors import AecError
+from ...format.container import QUALITY_STEPS
+from ...models.kmeans import kmeans
+from .codec_layer import VQ_CLASSES as CLASSES
+from .codec_layer import VQ_LAGRANGE as LAGRANGE
+from .codec_layer import ComposedCodec, ec_assign, get_codec, latent_pairs, read_model, unpair
 
 LEVELS = (0, 1, 2, 3, 4)  # the hyperprior's gain levels of qualities 1..5
 K0 = 1024  # codes per book before the Lagrangian iterations drop the unused ones
