@@ -1,6 +1,6 @@
 """Image files by name or folder: the image suffixes, named datasets (datasets.toml) and the train/validation
 split. Torch-free, so the command line lists and splits images (``aecodec bench --split``, folder runs) before
-any model loads; ``aecodec.training.data`` builds its crop sets on top of it."""
+any model loads; ``aecodec.training.crops`` builds its crop sets on top of it."""
 from __future__ import annotations
 
 import hashlib

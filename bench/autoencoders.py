@@ -30,7 +30,7 @@ from aecodec.ae.analysis import (
 )
 from aecodec.ae.fit import fit
 from aecodec.eval.metrics import db_from_mse
-from aecodec.training.data import signals
+from aecodec.training.synthetic import signals
 
 RESULT = Path(__file__).resolve().parent / "results" / "autoencoders" / "report.json"
 

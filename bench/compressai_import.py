@@ -41,8 +41,9 @@ from PIL import Image
 
 import aecodec
 from aecodec.codecs.imported import ARCHS
+from aecodec.datasets import resolve_images, split
 from aecodec.eval.metrics import psnr
-from aecodec.training.data import random_crops, resolve_images, split
+from aecodec.training.crops import random_crops
 
 KODIM = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "kodak" / "kodim05.png"
 PUBLISHED_QUALITY = {"mbt2018": 8, "mbt2018-mean": 8, "bmshj2018-hyperprior": 8, "bmshj2018-factorized": 8,

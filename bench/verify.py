@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 import aecodec
-from aecodec.training.data import resolve_images
+from aecodec.datasets import resolve_images
 
 
 def main() -> None:

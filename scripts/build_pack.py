@@ -7,7 +7,8 @@ used. Copy the pack (and a wheel of aecodec, `.whl`) to the GPU machine and run 
 import argparse
 from pathlib import Path
 
-from aecodec.training.data import random_crops, resolve_images, save_pack, split
+from aecodec.datasets import resolve_images, split
+from aecodec.training.crops import random_crops, save_pack
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument("--out", type=Path, required=True)

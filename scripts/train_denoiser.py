@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 
 from aecodec.ae.denoise import WEIGHTS, make_denoiser, save_denoiser
+from aecodec.datasets import resolve_images, split
 from aecodec.eval.metrics import db_from_mse
 from aecodec.optim import cosine_lr
 from aecodec.training.batches import sample_batch
-from aecodec.training.data import random_crops, resolve_images, split
+from aecodec.training.crops import random_crops
 
 
 def noisy(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -275,7 +275,7 @@ def test_trained_weights_code_with_weights_and_refuse_without(runner, tmp_path, 
 
 def test_bench_on_the_validation_split_only(runner, tmp_path):
     """--split validation benchmarks exactly the held-out images aecodec train never sees."""
-    from aecodec.training.data import split
+    from aecodec.datasets import split
     from tests.conftest import noise_image
 
     folder = tmp_path / "photos"

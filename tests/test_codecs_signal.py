@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import aecodec
-from aecodec.training.data import signals
+from aecodec.training.synthetic import signals
 
 
 @pytest.mark.parametrize("shape,scale,bound", [((1000,), 1.0, 1e-2), ((7, 300), 50.0, 0.5), ((5000,), 1e-3, 1e-6),

@@ -1,18 +1,37 @@
-"""Image folders, named datasets and the split without PyTorch, the very objects training imports."""
+"""Image folders, named datasets and the split, without PyTorch."""
 import subprocess
 import sys
+from pathlib import Path
 
 import aecodec.datasets
-import aecodec.training.data
+from aecodec.datasets import datasets_toml, load_datasets, split
 
 
-def test_datasets_load_no_pytorch_and_are_what_training_uses(tmp_path):
+def test_datasets_load_no_pytorch_and_find_images_in_folders(tmp_path):
     code = "import sys, aecodec.datasets; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60).returncode == 0
-    for name in ("IMAGE_SUFFIXES", "resolve_images", "split", "load_datasets", "datasets_toml"):
-        assert getattr(aecodec.training.data, name) is getattr(aecodec.datasets, name)
     (tmp_path / "sub").mkdir()
     for name in ("b.PNG", "sub/a.jpg", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "folder.png").mkdir()
     assert aecodec.datasets.folder_images(tmp_path) == [tmp_path / "b.PNG", tmp_path / "sub" / "a.jpg"]
+
+
+def test_datasets_toml_names_and_override(monkeypatch, tmp_path):
+    specs = load_datasets()
+    assert {"kodak", "train"} <= set(specs)
+    monkeypatch.setenv("AECODEC_DATASET_KODAK", str(tmp_path))
+    assert load_datasets()["kodak"].root == tmp_path.resolve()
+
+
+def test_split_is_deterministic_and_disjoint(tmp_path):
+    paths = [tmp_path / f"img{i}.jpg" for i in range(500)]
+    train, val = split(paths)
+    assert split(paths) == (train, val)
+    assert not set(train) & set(val) and 5 <= len(val) <= 30
+
+
+def test_the_repository_datasets_toml_is_found_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("AECODEC_DATASETS_TOML", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert datasets_toml() == Path(__file__).resolve().parent.parent / "datasets.toml"

@@ -2,7 +2,7 @@
 import torch
 
 from aecodec.training.batches import WindowSampler, sample_batch
-from aecodec.training.data import random_crops
+from aecodec.training.crops import random_crops
 
 
 def test_windows_lie_on_the_grid_and_cut_paired_stacks_alike():

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 import aecodec
-from aecodec.training.data import random_crops, save_pack
+from aecodec.training.crops import random_crops, save_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 

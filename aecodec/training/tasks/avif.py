@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ...errors import AecError
 from ..batches import WindowSampler
-from ..data import cached
+from ..cache import cached
 from ..options import TrainOptions
 from .base import Task
 from .codec_layer import AVIF_LEVELS, AVIF_SPEED, QUALITY_STEPS, avif_round_trip, export_avif_filter, weights_family

@@ -8,7 +8,8 @@ import torch
 from torch import Tensor
 
 from ...models.hyperprior import Hyperprior
-from ..data import cached, image_crops
+from ..cache import cached
+from ..crops import image_crops
 from ..options import TrainOptions
 from .codec_layer import hyperprior_of, load_base_model, read_weights, shipped_sha256
 
@@ -19,7 +20,7 @@ def parse_lambdas(text: str) -> tuple[float, ...]:
 
 
 def crops(o: TrainOptions) -> tuple[Tensor, Tensor]:
-    """The (training, validation) uint8 crops of a run's data options (``aecodec.training.data.image_crops``)."""
+    """The (training, validation) uint8 crops of a run's data options (``aecodec.training.crops.image_crops``)."""
     return image_crops(o.data, o.patch, o.crop, o.crops_per_image, o.seed)
 
 

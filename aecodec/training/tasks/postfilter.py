@@ -13,7 +13,7 @@ from ...errors import AecError
 from ...eval.metrics import db_from_mse
 from ...models.postfilter import PostFilter, PostFilterConfig
 from ..batches import WindowSampler, as_float
-from ..data import cached
+from ..cache import cached
 from ..options import TaskOptions, TrainOptions, option
 from .base import Task
 from .codec_layer import decoded, export_postfilter, load_codec, shipped_sha256

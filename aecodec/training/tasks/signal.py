@@ -14,8 +14,8 @@ from torch import Tensor, nn
 from ...errors import AecError
 from ...models.signal import CODE, HIDDEN, WINDOW, SignalAE
 from ..batches import WindowSampler
-from ..data import signals
 from ..options import TaskOptions, TrainOptions, option
+from ..synthetic import signals
 from .base import Task
 from .codec_layer import export_signal
 from .common import parse_lambdas, read_state
@@ -57,7 +57,7 @@ def signal_windows(n: int, seed: int) -> Tensor:
 
 class SignalTask(Task):
     """The ``signal`` array codec's dense autoencoder on synthetic sensor-like signals
-    (``aecodec.training.data.signals``): loss lambda * MSE + latent bits per sample, lambda from ``--lambdas``."""
+    (``aecodec.training.synthetic.signals``): loss lambda * MSE + latent bits per sample, lambda from ``--lambdas``."""
 
     family = "signal"
     Options = SignalOptions
@@ -88,8 +88,8 @@ class SignalTask(Task):
         self.sampler = WindowSampler(len(self.train))
 
     def data_description(self) -> str:
-        return ("aecodec.training.data.signals(4000, length=512, seed=100), 64-sample windows normalized per series; "
-                "validation: signals(250, length=512, seed=200)")
+        return ("aecodec.training.synthetic.signals(4000, length=512, seed=100), 64-sample windows normalized per "
+                "series; validation: signals(250, length=512, seed=200)")
 
     def build(self, config: dict | None) -> nn.Module:
         model = SignalRD()

@@ -1,31 +1,19 @@
-"""In-memory crop sets for training, the cache of the data a run derives once, and synthetic signals; named
-datasets and the train/validation split come from ``aecodec.datasets`` (re-exported here).
+"""In-memory crop sets for training, cut once from a dataset's split or read from a pack.
 
 Training keeps its crops in memory as one uint8 tensor: on 2 CPU cores JPEG decoding per step would cost as much
 as the step, and on a GPU the whole set fits in device memory. A *pack* stores such crops as JPEG (q95, 4:4:4)
-in one ``.npz`` file, small enough to carry to a GPU machine.
+in one ``.npz`` file, small enough to copy to another machine.
 """
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..atomic import write_atomic
-from ..datasets import (  # noqa: F401  (the datasets' names, where training's callers import them)
-    IMAGE_SUFFIXES,
-    DatasetSpec,
-    datasets_toml,
-    is_validation,
-    load_datasets,
-    resolve_images,
-    split,
-)
+from ..datasets import resolve_images, split
 from ..errors import AecError
 
 
@@ -91,37 +79,3 @@ def image_crops(data: str, patch: int, crop: int, crops_per_image: int,
     if min(train.shape[1:3]) < patch:
         raise AecError(f"--patch {patch} is larger than the {train.shape[1]}px crops of {data}")
     return train, val
-
-
-def cached(path: Path, key: dict, compute: Callable[[], dict]) -> dict:
-    """The dict saved at ``path`` when it was made for ``key``, else ``compute()``'s, saved there with the key
-    (through a temporary file): data a run derives once from frozen weights, recomputed when its inputs change."""
-    if path.exists():
-        found = torch.load(path, weights_only=False)
-        if found["key"] == key:
-            return found
-    t0 = time.time()
-    found = {"key": key, **compute()}
-    print(f"{path.name}: computed in {time.time() - t0:.0f} s", flush=True)
-    write_atomic(path, lambda f: torch.save(found, f))
-    return found
-
-
-def signals(n: int, length: int = 64, seed: int = 0, anomalies: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Smooth sensor-like signals: two random sinusoids (1 to 4 cycles per 64 samples, whatever the length) plus
-    small noise, [n, length] float32. A fraction ``anomalies`` get a glitch (a spike burst or a level shift over
-    a short window); returns (signals, labels)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(length) / 64
-    freq = rng.uniform(1, 4, (n, 2, 1))
-    phase = rng.uniform(0, 2 * np.pi, (n, 2, 1))
-    amp = rng.uniform(0.3, 1.0, (n, 2, 1))
-    x = (amp * np.sin(2 * np.pi * freq * t + phase)).sum(1) + 0.02 * rng.standard_normal((n, length))
-    labels = rng.random(n) < anomalies
-    for i in np.flatnonzero(labels):
-        start = rng.integers(0, length - 8)
-        if rng.random() < 0.5:
-            x[i, start:start + 3] += rng.choice([-1, 1]) * rng.uniform(1.0, 2.0)
-        else:
-            x[i, start:start + 8] += rng.choice([-1, 1]) * rng.uniform(0.6, 1.0)
-    return x.astype(np.float32), labels
