@@ -7,10 +7,11 @@ uses it.
 """
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 from pathlib import Path
 
-from .codecs.loading import build, check_base, check_family
+from .codecs.loading import check_base, check_family
 from .codecs.weights_file import file_hash, weights_metadata
 from .contract import EFFORTS
 from .errors import AecError, FormatError, ModelMismatchError, UnknownCodecError
@@ -97,16 +98,24 @@ def load(info: CodecInfo, device: str = "cpu", weights: str | Path | None = None
     return _load(info.name, device, path, file_hash(path))
 
 
+def _build(loader: str, path: Path, device: str, base=None):
+    """Import the registry's ``loader`` ("module:function", data there) and call it on the weights file (and
+    the loaded base codec): only now does a codec's network code load."""
+    module, func = loader.split(":")
+    load = getattr(importlib.import_module(module), func)
+    return load(path, device) if base is None else load(path, device, base)
+
+
 @lru_cache(maxsize=None)
 def _load(name: str, device: str, path: Path, digest: bytes):
     """A dependent codec gets its loaded base codec, after the hash its weights file pins has been checked
     against the base's installed weights."""
     info = next(c for c in CODECS if c.name == name)
     if info.base is None:
-        return build(info.loader, path, device)
+        return _build(info.loader, path, device)
     base = get_codec(info.base)
     check_base(path, base.weights_path, base.name)
-    return build(info.loader, path, device, load(base, device))
+    return _build(info.loader, path, device, load(base, device))
 
 
 def quality16(info: CodecInfo, quality: float | None) -> int:

@@ -112,7 +112,8 @@ SIDEWAYS = {
     "aecodec.training": ("aecodec.ae", "aecodec.eval.benchmark", "aecodec.eval.compare", "aecodec.eval.baselines"),
     "aecodec.ratecontrol": ("aecodec.training", "aecodec.ae", "aecodec.eval.benchmark"),
 }
-CLI_FORBIDDEN = ("aecodec.training.crops", "aecodec.training.tasks", "aecodec.codecs", "aecodec.coding", "aecodec.models", "aecodec.format")
+CLI_FORBIDDEN = ("aecodec.training.crops", "aecodec.training.tasks", "aecodec.codecs", "aecodec.coding",
+                 "aecodec.models", "aecodec.format")
 
 
 def test_packages_beside_the_api_import_each_other_one_way_and_the_cli_only_the_library():

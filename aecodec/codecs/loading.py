@@ -1,12 +1,7 @@
-"""Loading a codec from a weights file: the checks a file passes before any tensor is read, then its loader.
-
-The registry says which loader an architecture has (a dotted path, data); this is where it is imported and run,
-and where a file is refused when it holds another family's weights or was trained on other base weights than
-the installed ones. Torch-free until the loader itself runs.
-"""
+"""The checks a weights file passes before any tensor is read (another family's weights, or trained on other
+base weights than the installed ones, are refused), and loading its parameters into a model. Torch-free."""
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from ..errors import ModelMismatchError
@@ -30,13 +25,6 @@ def check_base(path: Path, base_path: Path, base_name: str) -> None:
     if want != have:
         raise ModelMismatchError(f"{Path(path).name} was trained for other {base_name} weights (sha256 "
                                  f"{want[:16]}...) than the installed ones ({have[:16]}...)")
-
-
-def build(loader: str, path: Path, device: str, base=None):
-    """Import ``loader`` ("module:function") and call it on the weights file (and the loaded base codec)."""
-    module, func = loader.split(":")
-    load = getattr(importlib.import_module(module), func)
-    return load(path, device) if base is None else load(path, device, base)
 
 
 def load_parameters(model, params: dict, refusal: str) -> None:
