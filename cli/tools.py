@@ -7,9 +7,7 @@ import click
 
 import aecodec
 from aecodec.atomic import write_atomic
-from aecodec.datasets import resolve_images
-from aecodec.datasets import split as train_validation
-from aecodec.files import check_folder, check_output, image_bytes
+from aecodec.files import check_output, image_bytes
 from aecodec.registry import COMPRESSAI_ARCHS
 
 from .common import PATH, complete_bench_codecs, run_body
@@ -76,27 +74,11 @@ def bench(dataset: str, out: Path, codecs: str | None, split: str, limit: int | 
     """Rate-distortion benchmark from real bytes: results.json, per_image.csv, PNG plots, BD-rate table, and
     compare.html, a page to compare the codecs by eye, each at its setting nearest --page-bpp (open it in any
     browser)."""
-    from aecodec.eval import benchmark, compare
+    from aecodec.eval.runner import BenchConfig, run
 
     def body():
-        names, skipped = benchmark.resolve_codecs(codecs, anchor)
-        for n in skipped:
-            click.echo(f"aecodec: notice: {n} skipped (pip install imagecodecs)", err=True)
-        check_folder(out, create=True)
-        images = resolve_images(dataset)
-        if split != "all":
-            images = sorted(train_validation(images)[split == "validation"])
-            if not images:
-                raise aecodec.AecError(f"{dataset} has no {split} images")
-        images = images[:limit] if limit else images
-        points = benchmark.run_points(images, names, out, jobs)
-        summary = benchmark.summarize(points, anchor)
-        name = Path(dataset).name if Path(dataset).is_dir() else dataset
-        benchmark.write_outputs(out, name if split == "all" else f"{name} ({split} split)", images, points, summary)
-        click.echo(benchmark.bd_table(summary))
-        wrote = "per_image.csv, rd_psnr.png, rd_ms_ssim.png"
-        if page_images:
-            compare.write_page(out, images[:page_images], names, points, summary, page_bpp)
-            wrote += ", compare.html"
-        click.echo(f"wrote {out / 'results.json'}, {wrote}")
+        result = run(BenchConfig(out, dataset, codecs, split, limit, jobs, anchor, page_bpp, page_images),
+                     notice=lambda message: click.echo(f"aecodec: notice: {message}", err=True))
+        click.echo(result.table())
+        click.echo(f"wrote {result.written[0]}, {', '.join(p.name for p in result.written[1:])}")
     run_body(body)

@@ -46,15 +46,15 @@ def test_results_schema_cache_and_bd(images, tmp_path):
 def test_each_codec_keeps_one_style_and_the_table_aligns():
     import aecodec
     from aecodec.eval.baselines import BASELINES
-    from aecodec.eval.benchmark import bd_table, style_of
+    from aecodec.eval.benchmark import BDRates, Summary, bd_table, style_of
 
     names = list(BASELINES) + [c.name for c in aecodec.list_codecs("image") if c.weights]
     styles = [style_of(n) for n in names]
     assert len(set(styles)) == len(styles)  # no two known codecs look alike
     assert style_of("hyperprior:effort1") == style_of("hyperprior:effort1")  # stable for any name
-    bd = {"anchor": "jpeg", "psnr": {"jpeg": 0.0, "a-very-long-codec-name:effort3": -12.5},
-          "ms_ssim": {"jpeg": 0.0, "a-very-long-codec-name:effort3": -20.25}}
-    rows = bd_table({"bd_rate": bd}).splitlines()[1:]
+    bd = BDRates("jpeg", {"psnr": {"jpeg": 0.0, "a-very-long-codec-name:effort3": -12.5},
+                          "ms_ssim": {"jpeg": 0.0, "a-very-long-codec-name:effort3": -20.25}}, {})
+    rows = bd_table(Summary({}, bd)).splitlines()[1:]
     assert len({len(r) for r in rows}) == 1
     assert rows[2].split() == ["a-very-long-codec-name:effort3", "-12.5%", "-20.2%"]
 
@@ -70,7 +70,7 @@ def test_a_curve_without_a_bd_rate_says_why_and_imported_models_get_styles_of_th
     summary = summarize(points, "jpeg")
     table = bd_table(summary)
     assert "weights:w.safetensors" in table and "n/a" in table and "1 setting (a BD-rate needs 4" in table
-    assert abs(summary["bd_rate"]["psnr"]["jpeg"]) < 1e-9
+    assert abs(summary.bd_rate["psnr"]["jpeg"]) < 1e-9
     known = {style_of(c) for c in list(BASELINES) + [c.name for c in list_codecs("image") if c.weights]}
     assert style_of("weights:w.safetensors") not in known and style_of("hyperprior:effort1") not in known
     assert abs(ms_ssim_db(0.99) - 20.0) < 1e-9 and abs(ms_ssim_db(0.999) - 30.0) < 1e-9

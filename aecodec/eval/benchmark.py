@@ -183,45 +183,88 @@ def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) 
     return points
 
 
-def summarize(points: list[Point], anchor: str = "jpeg") -> dict:
+@dataclass
+class Row:
+    """One setting of a curve: means over the images (medians for the times)."""
+
+    quality: float
+    images: int
+    bpp: float
+    psnr: float
+    ssim: float
+    ms_ssim: float
+    ratio: float
+    enc_s: float
+    dec_s: float
+
+
+@dataclass
+class BDRates:
+    """BD-rates (percent, negative: fewer bits) against ``anchor``, per metric of ``BD_METRICS`` and codec; nan
+    where there is none, and why in ``why_none``."""
+
+    anchor: str
+    rates: dict[str, dict[str, float]]
+    why_none: dict[str, str]
+
+    def __getitem__(self, metric: str) -> dict[str, float]:
+        return self.rates[metric]
+
+
+@dataclass
+class Summary:
+    """A benchmark's curves (each codec's rows, by bpp) and BD-rates: ``results.json`` is its ``to_json``."""
+
+    codecs: dict[str, list[Row]]
+    bd_rate: BDRates
+
+    def curves(self) -> dict[str, list[dict]]:
+        return {c: [asdict(r) for r in rows] for c, rows in self.codecs.items()}
+
+    def to_json(self) -> dict:
+        bd = self.bd_rate
+        return {"codecs": self.curves(), "bd_rate": {"anchor": bd.anchor, **bd.rates, "why_none": bd.why_none}}
+
+
+def summarize(points: list[Point], anchor: str = "jpeg") -> Summary:
     """Per codec and setting: means over images (medians for times); BD-rates against ``anchor``."""
-    curves: dict[str, list[dict]] = {}
+    curves: dict[str, list[Row]] = {}
     for codec in dict.fromkeys(p.codec for p in points):
         rows = []
         for q in sorted({p.quality for p in points if p.codec == codec}):
             ps = [p for p in points if p.codec == codec and p.quality == q]
-            rows.append({"quality": q, "images": len(ps),
-                         **{k: statistics.fmean(getattr(p, k) for p in ps)
-                            for k in ("bpp", *(m.name for m in METRICS), "ratio")},
-                         **{k: statistics.median(getattr(p, k) for p in ps) for k in ("enc_s", "dec_s")}})
-        curves[codec] = sorted(rows, key=lambda r: r["bpp"])
-    bd: dict = {"anchor": anchor, **{m.name: {} for m in BD_METRICS}, "why_none": {}}
+            rows.append(Row(quality=q, images=len(ps),
+                            **{k: statistics.fmean(getattr(p, k) for p in ps)
+                               for k in ("bpp", *(m.name for m in METRICS), "ratio")},
+                            **{k: statistics.median(getattr(p, k) for p in ps) for k in ("enc_s", "dec_s")}))
+        curves[codec] = sorted(rows, key=lambda r: r.bpp)
+    bd = BDRates(anchor, {m.name: {} for m in BD_METRICS}, {})
     if anchor in curves:
         a = curves[anchor]
         for codec, rows in curves.items():
             for metric in (m.name for m in BD_METRICS):
                 try:
-                    bd[metric][codec] = bd_rate([r["bpp"] for r in a], [r[metric] for r in a],
-                                                [r["bpp"] for r in rows], [r[metric] for r in rows])
+                    bd.rates[metric][codec] = bd_rate([r.bpp for r in a], [getattr(r, metric) for r in a],
+                                                      [r.bpp for r in rows], [getattr(r, metric) for r in rows])
                 except ValueError:
-                    bd[metric][codec] = float("nan")
-                    bd["why_none"][codec] = (f"{len(rows)} setting{'s' if len(rows) != 1 else ''} (a BD-rate "
-                                             "needs 4 per curve)")
-                if math.isnan(bd[metric][codec]) and codec not in bd["why_none"]:
-                    bd["why_none"][codec] = f"its curve and {anchor}'s do not overlap in quality"
-    return {"codecs": curves, "bd_rate": bd}
+                    bd.rates[metric][codec] = float("nan")
+                    bd.why_none[codec] = (f"{len(rows)} setting{'s' if len(rows) != 1 else ''} (a BD-rate "
+                                          "needs 4 per curve)")
+                if math.isnan(bd.rates[metric][codec]) and codec not in bd.why_none:
+                    bd.why_none[codec] = f"its curve and {anchor}'s do not overlap in quality"
+    return Summary(curves, bd)
 
 
-def write_outputs(out: Path, dataset: str, images: list[Path], points: list[Point], summary: dict) -> None:
+def write_outputs(out: Path, dataset: str, images: list[Path], points: list[Point], summary: Summary) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    result = {"dataset": dataset, "images": [p.name for p in images], **summary}
+    result = {"dataset": dataset, "images": [p.name for p in images], **summary.to_json()}
     (out / "results.json").write_text(json.dumps(result, indent=1, allow_nan=True) + "\n")
     with open(out / "per_image.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(list(asdict(points[0])))
         for p in sorted(points, key=lambda p: (p.codec, p.quality, p.image)):
             w.writerow(list(asdict(p).values()))
-    plot(out, summary["codecs"], dataset, len(images))
+    plot(out, summary.curves(), dataset, len(images))
 
 
 # One colour and marker per codec, the same in every plot: classical codecs, then ours; published curves are
@@ -285,14 +328,14 @@ def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int, 
         plt.close(fig)
 
 
-def bd_table(summary: dict) -> str:
-    bd = summary["bd_rate"]
-    w = max([len("codec"), *map(len, bd["psnr"])]) + 2
+def bd_table(summary: Summary) -> str:
+    bd = summary.bd_rate
+    w = max([len("codec"), *map(len, bd[BD_METRICS[0].name])]) + 2
     head = "".join(f"{m.label:>10}" for m in BD_METRICS)
-    lines = [f"BD-rate vs {bd['anchor']} (negative = fewer bits)", f"{'codec':<{w}}{head}"]
+    lines = [f"BD-rate vs {bd.anchor} (negative = fewer bits)", f"{'codec':<{w}}{head}"]
     for codec in bd[BD_METRICS[0].name]:
         cells = "".join(f"{'n/a':>10}" if math.isnan(bd[m.name][codec]) else f"{bd[m.name][codec]:>9.1f}%"
                         for m in BD_METRICS)
-        why = bd.get("why_none", {}).get(codec)
+        why = bd.why_none.get(codec)
         lines.append(f"{codec:<{w}}{cells}" + (f"  ({why})" if why else ""))
     return "\n".join(lines)

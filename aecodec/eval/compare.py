@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .benchmark import Summary
 from .benchmark import decoded as decode_setting
 from .metrics import BD_METRICS
 
@@ -83,7 +84,7 @@ if(location.hash==='#selftest'){window.addEventListener('load',()=>{
 """
 
 
-def write_page(out: Path, images: list[Path], codecs: list[str], points: list, summary: dict,
+def write_page(out: Path, images: list[Path], codecs: list[str], points: list, summary: Summary,
                target_bpp: float) -> Path:
     """``out/compare.html`` and its pictures in ``out/compare/``: each shown setting coded once more by the
     benchmark's own coder; the RD plots are the benchmark's, beside the page."""
@@ -133,8 +134,8 @@ def write_page(out: Path, images: list[Path], codecs: list[str], points: list, s
     parts.append("<h2>Rate-distortion</h2><div class='plots'>"
                  + "".join(f"<img src='rd_{m.name}.png' alt='RD {m.label}'>" for m in BD_METRICS
                            if (out / f"rd_{m.name}.png").exists()) + "</div>")
-    bd = summary["bd_rate"]
-    why = {c: w for c, w in bd.get("why_none", {}).items() if w}  # a column for the reasons only if there are any
+    bd = summary.bd_rate
+    why = {c: w for c, w in bd.why_none.items() if w}  # a column for the reasons only if there are any
     rows = "".join(
         f"<tr><td style='text-align:left'>{e(c)}</td>"
         + "".join("<td>n/a</td>" if math.isnan(bd[m.name][c]) else f"<td>{bd[m.name][c]:.1f}%</td>"
@@ -142,7 +143,7 @@ def write_page(out: Path, images: list[Path], codecs: list[str], points: list, s
         + (f"<td style='text-align:left'>{e(why.get(c, ''))}</td>" if why else "") + "</tr>"
         for c in bd[BD_METRICS[0].name])
     head = "<th>codec</th>" + "".join(f"<th>{m.label}</th>" for m in BD_METRICS) + ("<th>why n/a</th>" if why else "")
-    parts.append(f"<h2>BD-rate against {e(bd['anchor'])}</h2><p>Negative: fewer bits at the same quality.</p>"
+    parts.append(f"<h2>BD-rate against {e(bd.anchor)}</h2><p>Negative: fewer bits at the same quality.</p>"
                  f"<table><tr>{head}</tr>{rows}</table>"
                  f"<script>{_SCRIPT}</script></body></html>")
     page = out / "compare.html"
