@@ -74,7 +74,7 @@ def bench(dataset: str, out: Path, codecs: str | None, split: str, limit: int | 
     """Rate-distortion benchmark from real bytes: results.json, per_image.csv, PNG plots, BD-rate table, and
     compare.html, a page to compare the codecs by eye, each at its setting nearest --page-bpp (open it in any
     browser)."""
-    from aecodec.eval.runner import BenchConfig, run
+    from aecodec.eval.benchmark import BenchConfig, run
 
     def body():
         result = run(BenchConfig(out, dataset, codecs, split, limit, jobs, anchor, page_bpp, page_images),

@@ -24,7 +24,7 @@ from aecodec.cli.main import main
 from aecodec.codecs.imported import import_compressai
 from aecodec.contract import ImageCodec
 from aecodec.errors import ModelMismatchError
-from aecodec.eval.benchmark import parse_spec
+from aecodec.eval.specs import parse_spec
 from aecodec.format.container import unpack
 
 pytestmark = pytest.mark.slow
@@ -164,7 +164,8 @@ def test_command_line_import_encode_info_decode(models, tmp_path, sample_path):
 
 
 def test_benchmark_measures_a_weights_file(models, tmp_path, sample_path):
-    from aecodec.eval.benchmark import _measure, cache_key
+    from aecodec.eval.benchmark import _measure
+    from aecodec.eval.specs import cache_key
 
     _, ckpt = models["bmshj2018-factorized"]
     w = import_compressai(ckpt, "bmshj2018-factorized", tmp_path / "f.safetensors")

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from aecodec.eval.benchmark import run_points, summarize, write_outputs
+from aecodec.eval.benchmark import run_points, write_outputs
+from aecodec.eval.summary import summarize
 from tests.conftest import noise_image
 
 
@@ -46,7 +47,8 @@ def test_results_schema_cache_and_bd(images, tmp_path):
 def test_each_codec_keeps_one_style_and_the_table_aligns():
     import aecodec
     from aecodec.eval.baselines import BASELINES
-    from aecodec.eval.benchmark import BDRates, Summary, bd_table, style_of
+    from aecodec.eval.benchmark import style_of
+    from aecodec.eval.summary import BDRates, Summary, bd_table
 
     names = list(BASELINES) + [c.name for c in aecodec.list_codecs("image") if c.weights]
     styles = [style_of(n) for n in names]
@@ -60,8 +62,9 @@ def test_each_codec_keeps_one_style_and_the_table_aligns():
 
 
 def test_a_curve_without_a_bd_rate_says_why_and_imported_models_get_styles_of_their_own():
-    from aecodec.eval.benchmark import BASELINES, Point, bd_table, style_of, summarize
+    from aecodec.eval.benchmark import BASELINES, Point, style_of
     from aecodec.eval.metrics import ms_ssim_db
+    from aecodec.eval.summary import bd_table, summarize
     from aecodec.registry import list_codecs
 
     points = [Point("jpeg", q, "a.png", 100 * q, 0.1 * q, 20 + q, 0.9, 1 - 0.1 / q, 10.0, 0.01, 0.01)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from aecodec.eval import benchmark, compare
+from aecodec.eval.summary import summarize
 
 
 def test_detailed_region_finds_the_textured_square():
@@ -39,7 +40,7 @@ def page(tmp_path_factory):
     codecs = ["jpeg", "hyperprior-ctx-pf3"]
     points = [benchmark._measure((c, q, str(p))) for c, qs in zip(codecs, ((30, 70), (2, 6))) for q in qs
               for p in paths]  # two settings each, in this process: the page needs points, not whole curves
-    summary = benchmark.summarize(points)
+    summary = summarize(points)
     benchmark.write_outputs(out, "two photos", paths, points, summary)
     return compare.write_page(out, paths, codecs, points, summary, 0.8), codecs
 

@@ -6,12 +6,10 @@ an interrupted run resumes where it stopped; ``jobs`` processes share the images
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import math
 import os
-import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,11 +19,15 @@ from tqdm import tqdm
 
 from .. import workers
 from ..atomic import write_atomic
-from ..errors import UnknownCodecError
-from ..registry import SINGLE_RATE, get_codec, list_codecs
-from ..variants import resolve
+from ..datasets import resolve_images, split
+from ..errors import AecError
+from ..files import check_folder
+from ..registry import list_codecs
 from .baselines import BASELINES
-from .metrics import BD_METRICS, METRICS, bd_rate, bpp, compression_ratio
+from .compare import write_page
+from .metrics import BD_METRICS, METRICS, bpp, compression_ratio
+from .specs import OPTIONAL, cache_key, code, resolve_codecs, settings
+from .summary import Summary, bd_table, summarize
 
 
 @dataclass
@@ -48,53 +50,6 @@ class Point:
         return cls(**d) if set(d) == set(cls.__dataclass_fields__) else None
 
 
-def available_codecs() -> list[str]:
-    """The registered image codecs with shipped weights, then the classical codecs installed here."""
-    return [c.name for c in list_codecs("image") if c.weights] + [n for n, b in BASELINES.items() if b.available()]
-
-
-OPTIONAL = {"jpegxl": "pip install imagecodecs"}  # classical codecs an extra provides
-
-
-def resolve_codecs(spec: str | None, anchor: str) -> tuple[list[str], list[str]]:
-    """(the curves to benchmark, the optional ones skipped for want of their package) of a comma list (None:
-    every available codec); an unknown name, an empty list, or an ``anchor`` not among them is refused here,
-    before any coding."""
-    known = available_codecs()
-    names = known if spec is None else [n.strip() for n in spec.split(",") if n.strip()]
-    if not names:
-        raise UnknownCodecError(f"no codec given (available: {', '.join(known)})")
-    chosen, skipped = [], []
-    for n in names:
-        base, effort, weights = parse_spec(n)
-        if n in known or (base in known and effort) or weights:
-            chosen.append(n)
-        elif n in OPTIONAL and n in BASELINES:
-            skipped.append(n)
-        else:
-            raise UnknownCodecError(f"unknown or unavailable codec {n!r:.60} (available: {', '.join(known)})")
-    if anchor not in chosen:
-        raise UnknownCodecError(f"the BD-rate anchor {anchor!r:.60} is not among the benchmarked codecs "
-                                f"({', '.join(chosen)}): add it to --codecs or pick another --anchor")
-    return chosen, skipped
-
-
-def parse_spec(spec: str) -> tuple[str, int, str | None]:
-    """A benchmarked curve -> (codec, encoder effort, weights file or None): 'hyperprior' ->
-    ('hyperprior', 0, None); 'hyperprior:effort2' -> ('hyperprior', 2, None); 'weights:FILE' -> (the codec of
-    that weights file, e.g. an imported CompressAI model, 0, 'FILE')."""
-    name, _, option = spec.partition(":")
-    if name == "weights" and option:
-        if not Path(option).is_file():
-            raise UnknownCodecError(f"bad codec spec {spec!r}: no weights file {option}")
-        return resolve(None, option).name, 0, option
-    if not option:
-        return name, 0, None
-    if name in BASELINES or not option.startswith("effort") or not option[len("effort"):].isdigit():
-        raise UnknownCodecError(f"bad codec spec {spec!r} (learned codecs take :effortN, or weights:FILE)")
-    return name, int(option[len("effort"):]), None
-
-
 PUBLISHED = Path(__file__).parent / "anchors" / "kodak_published.json"
 
 
@@ -102,18 +57,6 @@ def published_curves() -> dict:
     """Published Kodak curves (name -> bpp, psnr_rgb, ms_ssim_rgb lists), shipped with the package: CompressAI's
     ``results/image/kodak`` figures of learned and classical codecs."""
     return json.loads(PUBLISHED.read_text())["curves"]
-
-
-def cache_key(spec: str) -> str:
-    """A spec as a folder name: 'weights:FILE' by the file's content, so a changed file is measured anew."""
-    if spec.startswith("weights:"):
-        return "weights-" + hashlib.sha256(Path(spec[len("weights:"):]).read_bytes()).hexdigest()[:16]
-    return spec
-
-
-def _settings(codec: str) -> tuple[float, ...]:
-    name, _, _ = parse_spec(codec)
-    return BASELINES[name].settings if name in BASELINES else get_codec(name).qualities or (SINGLE_RATE,)
 
 
 _WARM: set[str] = set()  # codecs this worker has run once
@@ -125,10 +68,10 @@ def _measure(task: tuple[str, float, str]) -> Point:
     codec, q, path = task
     im = Image.open(path).convert("RGB")
     if codec not in _WARM:
-        _code(codec, q, im.crop((0, 0, min(im.width, 64), min(im.height, 64))))
+        code(codec, q, im.crop((0, 0, min(im.width, 64), min(im.height, 64))))
         _WARM.add(codec)
     t0 = time.perf_counter()
-    data, out, t1 = _code(codec, q, im)
+    data, out, t1 = code(codec, q, im)
     t2 = time.perf_counter()
     a, r = np.asarray(im), np.asarray(out.convert("RGB"))
     w, h = im.size
@@ -137,32 +80,12 @@ def _measure(task: tuple[str, float, str]) -> Point:
                  enc_s=t1 - t0, dec_s=t2 - t1)
 
 
-def _code(codec: str, q: float, im: Image.Image) -> tuple[bytes, Image.Image, float]:
-    """(file bytes, decoded image, the time the encode ended)."""
-    import aecodec
-
-    if codec in BASELINES:
-        b = BASELINES[codec]
-        data = b.encode(im, q)
-        t1 = time.perf_counter()
-        return data, b.decode(data), t1
-    name, effort, weights = parse_spec(codec)
-    data = aecodec.encode(im, codec=name, quality=q, effort=effort, weights=weights)
-    t1 = time.perf_counter()
-    return data, aecodec.decode(data, weights=weights), t1
-
-
-def decoded(codec: str, q: float, im: Image.Image) -> Image.Image:
-    """What ``codec`` at setting ``q`` decodes ``im`` to (the bytes of the benchmark, decoded)."""
-    return _code(codec, q, im)[1]
-
-
 def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) -> list[Point]:
     """Measure every (codec, setting, image), reusing cached points."""
     cache = out / "cache"
     tasks, points = [], []
     for codec in codecs:
-        for q in _settings(codec):
+        for q in settings(codec):
             for img in images:
                 f = cache / cache_key(codec) / f"{q:g}" / f"{img.name}.json"
                 cached = Point.from_dict(json.loads(f.read_text())) if f.exists() else None
@@ -181,78 +104,6 @@ def run_points(images: list[Path], codecs: list[str], out: Path, jobs: int = 1) 
     finally:
         results.close()  # an early stop (Ctrl-C, an error) ends the workers at once
     return points
-
-
-@dataclass
-class Row:
-    """One setting of a curve: means over the images (medians for the times)."""
-
-    quality: float
-    images: int
-    bpp: float
-    psnr: float
-    ssim: float
-    ms_ssim: float
-    ratio: float
-    enc_s: float
-    dec_s: float
-
-
-@dataclass
-class BDRates:
-    """BD-rates (percent, negative: fewer bits) against ``anchor``, per metric of ``BD_METRICS`` and codec; nan
-    where there is none, and why in ``why_none``."""
-
-    anchor: str
-    rates: dict[str, dict[str, float]]
-    why_none: dict[str, str]
-
-    def __getitem__(self, metric: str) -> dict[str, float]:
-        return self.rates[metric]
-
-
-@dataclass
-class Summary:
-    """A benchmark's curves (each codec's rows, by bpp) and BD-rates: ``results.json`` is its ``to_json``."""
-
-    codecs: dict[str, list[Row]]
-    bd_rate: BDRates
-
-    def curves(self) -> dict[str, list[dict]]:
-        return {c: [asdict(r) for r in rows] for c, rows in self.codecs.items()}
-
-    def to_json(self) -> dict:
-        bd = self.bd_rate
-        return {"codecs": self.curves(), "bd_rate": {"anchor": bd.anchor, **bd.rates, "why_none": bd.why_none}}
-
-
-def summarize(points: list[Point], anchor: str = "jpeg") -> Summary:
-    """Per codec and setting: means over images (medians for times); BD-rates against ``anchor``."""
-    curves: dict[str, list[Row]] = {}
-    for codec in dict.fromkeys(p.codec for p in points):
-        rows = []
-        for q in sorted({p.quality for p in points if p.codec == codec}):
-            ps = [p for p in points if p.codec == codec and p.quality == q]
-            rows.append(Row(quality=q, images=len(ps),
-                            **{k: statistics.fmean(getattr(p, k) for p in ps)
-                               for k in ("bpp", *(m.name for m in METRICS), "ratio")},
-                            **{k: statistics.median(getattr(p, k) for p in ps) for k in ("enc_s", "dec_s")}))
-        curves[codec] = sorted(rows, key=lambda r: r.bpp)
-    bd = BDRates(anchor, {m.name: {} for m in BD_METRICS}, {})
-    if anchor in curves:
-        a = curves[anchor]
-        for codec, rows in curves.items():
-            for metric in (m.name for m in BD_METRICS):
-                try:
-                    bd.rates[metric][codec] = bd_rate([r.bpp for r in a], [getattr(r, metric) for r in a],
-                                                      [r.bpp for r in rows], [getattr(r, metric) for r in rows])
-                except ValueError:
-                    bd.rates[metric][codec] = float("nan")
-                    bd.why_none[codec] = (f"{len(rows)} setting{'s' if len(rows) != 1 else ''} (a BD-rate "
-                                          "needs 4 per curve)")
-                if math.isnan(bd.rates[metric][codec]) and codec not in bd.why_none:
-                    bd.why_none[codec] = f"its curve and {anchor}'s do not overlap in quality"
-    return Summary(curves, bd)
 
 
 def write_outputs(out: Path, dataset: str, images: list[Path], points: list[Point], summary: Summary) -> None:
@@ -280,8 +131,6 @@ _MUTED = ("#9e9ac8", "#a1d99b", "#fdae6b", "#9ecae1", "#fcbba1", "#bdbdbd", "#c7
 def style_of(codec: str) -> tuple[str, str]:
     """(colour, marker) of a codec: fixed by its place among the known codecs (classical, then registered),
     by a stable hash of its name otherwise (e.g. ``NAME:effort1``, ``weights:FILE``)."""
-    from ..registry import list_codecs
-
     known = list(BASELINES) + [c.name for c in list_codecs("image") if c.weights]
     if codec in known:
         i = known.index(codec)
@@ -328,14 +177,57 @@ def plot(out: Path, curves: dict[str, list[dict]], dataset: str, n_images: int, 
         plt.close(fig)
 
 
-def bd_table(summary: Summary) -> str:
-    bd = summary.bd_rate
-    w = max([len("codec"), *map(len, bd[BD_METRICS[0].name])]) + 2
-    head = "".join(f"{m.label:>10}" for m in BD_METRICS)
-    lines = [f"BD-rate vs {bd.anchor} (negative = fewer bits)", f"{'codec':<{w}}{head}"]
-    for codec in bd[BD_METRICS[0].name]:
-        cells = "".join(f"{'n/a':>10}" if math.isnan(bd[m.name][codec]) else f"{bd[m.name][codec]:>9.1f}%"
-                        for m in BD_METRICS)
-        why = bd.why_none.get(codec)
-        lines.append(f"{codec:<{w}}{cells}" + (f"  ({why})" if why else ""))
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class BenchConfig:
+    """``aecodec bench``'s options: ``codecs`` a comma list (None: every available codec), ``split`` "all",
+    "train" or "validation", ``page_images`` 0 for no compare page."""
+
+    out: Path
+    dataset: str = "kodak"
+    codecs: str | None = None
+    split: str = "all"
+    limit: int | None = None
+    jobs: int = 1
+    anchor: str = "jpeg"
+    page_bpp: float = 0.5
+    page_images: int = 2
+
+
+@dataclass
+class BenchResult:
+    codecs: list[str]
+    skipped: list[str]  # optional codecs whose package is missing
+    images: list[Path]
+    points: list[Point]
+    summary: Summary
+    written: list[Path]
+
+    def table(self) -> str:
+        return bd_table(self.summary)
+
+
+def run(config: BenchConfig, notice: Callable[[str], None] = lambda message: None) -> BenchResult:
+    """Run the benchmark ``config`` describes; ``notice`` hears of skipped codecs before the long part starts."""
+    if config.split not in ("all", "train", "validation"):
+        raise AecError(f"split must be all, train or validation, not {config.split!r}")
+    names, skipped = resolve_codecs(config.codecs, config.anchor)
+    for n in skipped:
+        notice(f"{n} skipped ({OPTIONAL[n]})")
+    out = Path(config.out)
+    check_folder(out, create=True)
+    images = resolve_images(config.dataset)
+    if config.split != "all":
+        images = sorted(split(images)[config.split == "validation"])
+        if not images:
+            raise AecError(f"{config.dataset} has no {config.split} images")
+    images = images[:config.limit] if config.limit else images
+    points = run_points(images, names, out, config.jobs)
+    summary = summarize(points, config.anchor)
+    name = Path(config.dataset).name if Path(config.dataset).is_dir() else config.dataset
+    write_outputs(out, name if config.split == "all" else f"{name} ({config.split} split)", images,
+                  points, summary)
+    written = [out / "results.json", out / "per_image.csv", *(out / f"rd_{m.name}.png" for m in BD_METRICS)]
+    if config.page_images:
+        written.append(write_page(out, images[:config.page_images], names, points, summary,
+                                          config.page_bpp))
+    return BenchResult(names, skipped, images, points, summary, written)

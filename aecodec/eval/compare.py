@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .benchmark import Summary
-from .benchmark import decoded as decode_setting
 from .metrics import BD_METRICS
+from .specs import decoded as decode_setting
+from .summary import Summary
 
 CROP = 96  # pixels of the detailed region, shown at 4x
 

@@ -3,8 +3,8 @@ every output it names."""
 import pytest
 
 import aecodec
-from aecodec.eval.benchmark import BASELINES
-from aecodec.eval.runner import BenchConfig, run
+from aecodec.eval.baselines import BASELINES
+from aecodec.eval.benchmark import BenchConfig, run
 from tests.conftest import noise_image
 
 
