@@ -33,7 +33,7 @@ from .image import (
 )
 from .registry import COMPRESSAI_ARCHS, SINGLE_RATE, CodecInfo
 from .sources import read_input, resolve_device
-from .tiling import TILE, TILE_ABOVE, tiles, tiling_problem, windowed, with_margin
+from .tiling import TILE_ABOVE, tiles, tiling_problem, windowed, with_margin
 
 __all__ = ["decode", "decode_array", "decode_many", "encode", "encode_array", "encode_many", "import_compressai",
            "load"]
@@ -61,13 +61,13 @@ def _file_id(info: CodecInfo, weights: str | Path | None) -> int:
 def encode(image: str | Path | bytes | np.ndarray | Image.Image, codec: str | None = None,
            quality: float | None = None, device: str = "cpu", tile: int | None = None, effort: int = 0,
            weights: str | Path | None = None) -> bytes:
-    """Compress an image (a path, image file bytes, a uint8 HxW/HxWx3/HxWx4 array or a PIL image) to .aec
-    bytes. ``quality`` may be fractional (1/16 steps).
-    ``tile``: tile side in pixels (a multiple of 64 from 256 to 4096) to bound memory, or 0 for one tile;
-    by default images above 2.4 megapixels use 1024-pixel tiles. ``effort`` 0..3 spends more encode time on
-    smaller files (per-image latent refinement, ``aecodec.codecs.refine``); decoding is unaffected.
-    ``weights``: a compatible weights file (e.g. from ``aecodec train``) instead of the shipped one; decoding
-    then needs the same file."""
+    """Compress an image (a path, image file bytes, a uint8 HxW/HxWx3/HxWx4 array or a PIL image) to .aec bytes.
+    ``quality`` may be fractional (1/16 steps).
+    ``tile``: tile side in pixels (a multiple of 64 from 256 to 4096) to bound memory, or 0 for one tile; by
+    default images above 2.4 megapixels use the codec's tiles (1024 pixels; 4096 for ``avif-pf``). ``effort`` 0..3
+    spends more encode time on smaller files (per-image latent refinement, ``aecodec.codecs.refine``); decoding is
+    unaffected. ``weights``: a compatible weights file (e.g. from ``aecodec train``) instead of the shipped one;
+    decoding then needs the same file."""
     return encode_many([image], codec, quality, device, tile, effort, weights=weights)[0]
 
 
@@ -79,7 +79,9 @@ class _Prepared:
     tile: int
 
 
-def _prepare(image: str | Path | bytes | np.ndarray | Image.Image, tile: int | None) -> _Prepared:
+def _prepare(image: str | Path | bytes | np.ndarray | Image.Image, tile: int | None, large_tile: int) -> _Prepared:
+    """The image's pixels, colour mode and alpha, and its tile side: ``tile``, or by default ``large_tile``
+    (the codec's) for images above ``TILE_ABOVE`` pixels and one tile for the others."""
     im = open_image(image)
     if not (1 <= im.width <= container.MAX_SIDE and 1 <= im.height <= container.MAX_SIDE):
         raise InputImageError(f"image size {im.width}x{im.height} outside 1..{container.MAX_SIDE}")
@@ -87,7 +89,7 @@ def _prepare(image: str | Path | bytes | np.ndarray | Image.Image, tile: int | N
     del im  # the pixels are copied: large images hold one copy while they are coded
     h, w = x.shape[-2:]
     if tile is None:
-        tile = TILE if h * w > TILE_ABOVE else 0
+        tile = large_tile if h * w > TILE_ABOVE else 0
     if problem := tiling_problem(tile, w, h):
         raise AecError(problem)
     return _Prepared(x, mode, alpha, tile)
@@ -111,7 +113,7 @@ def encode_many(images: list, codec: str | None = None, quality: float | None = 
     device = resolve_device(device)
     if batch_size < 1:
         raise AecError(f"batch size must be at least 1, not {batch_size}")
-    prepared = [_prepare(im, tile) for im in images]
+    prepared = [_prepare(im, tile, info.tile) for im in images]
     model = variants.load(info, device, weights)
     stride = model.stride
     parts, keys = [], []  # (image index, window), (padded window size, crop): windows are cut when they run

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .codecs.compressai_archs import ARCHS
 from .errors import ModelMismatchError, UnknownCodecError
+from .tiling import TILE, TILE_MAX
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"  # the shipped weights files
 SINGLE_RATE = 1  # the quality the files of a single-rate codec record
@@ -42,6 +43,7 @@ class Architecture:
     effort: bool = True  # whether encoder effort levels (latent refinement) apply
     streams: int = 2
     legacy_ids: tuple[int, ...] = ()  # published ids of variants made before variants shared their architecture's
+    tile: int = TILE  # the tile side of images large enough to tile (``aecodec.tiling.TILE_ABOVE``)
 
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
@@ -59,8 +61,10 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
                  effort=False),
     Architecture(name="compressai-factorized", codec_id=8, family="compressai", loader="aecodec.codecs.imported:load",
                  qualities=(), default_quality=None, fractional=False, effort=False, streams=1),
+    # AV1 codes frames of any size in bounded memory, but independent frames meet at a visible edge: the largest
+    # tiles the format allows, so that images up to 16 megapixels are one frame
     Architecture(name="avif-pf", codec_id=12, family="avif-pf", loader="aecodec.codecs.avif:load", effort=False,
-                 streams=1),
+                 streams=1, tile=TILE_MAX),
     Architecture(name="signal", codec_id=2, family="signal", loader="aecodec.codecs.signal:load", qualities=(),
                  default_quality=None, kind="array", fractional=False, effort=False),
 )}
@@ -125,6 +129,10 @@ class CodecInfo:
     @property
     def streams(self) -> int:
         return self.architecture.streams
+
+    @property
+    def tile(self) -> int:
+        return self.architecture.tile
 
 
 CODECS: list[CodecInfo] = [

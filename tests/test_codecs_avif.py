@@ -92,3 +92,19 @@ def test_the_shipped_codec_beats_plain_avif_at_the_same_bytes(sample_path):
         mine = np.asarray(aecodec.decode(data))
         mse = [((a.astype(float) - im) ** 2).mean() for a in (plain, mine)]
         assert mse[1] < mse[0]
+
+
+def test_a_large_image_is_one_av1_frame_and_decodes_as_the_untiled_file_does():
+    """Independently coded AV1 frames meet at a visible edge, so avif-pf tiles only above 4096 pixels a side: a
+    2.4-megapixel photo (tiled in 1024s by the learned codecs) is one frame, filtered in windows."""
+    from aecodec.tiling import TILE_ABOVE
+
+    rng = np.random.default_rng(4)
+    smooth = np.asarray(Image.fromarray(rng.integers(0, 256, (24, 25, 3), dtype=np.uint8)).resize(
+        (1600, 1500), Image.BICUBIC))
+    assert smooth.shape[0] * smooth.shape[1] > TILE_ABOVE
+    data = aecodec.encode(smooth, codec="avif-pf", quality=3)
+    c = container.unpack(data)
+    assert c.tile == 4096 and len(c.streams) == 2  # one AVIF stream, then the check
+    assert np.array_equal(np.asarray(aecodec.decode(data)), np.asarray(aecodec.decode(
+        aecodec.encode(smooth, codec="avif-pf", quality=3, tile=0))))
