@@ -2,7 +2,7 @@
 (``aecodec.errors.EXIT_CODES``). Heavy modules (PyTorch, the codecs) load only inside the commands that code.
 
 The group and ``train`` live here; the commands in ``coding`` (encode, decode), ``info`` (info, list) and
-``tools`` (denoise, import, bench)."""
+``tools`` (denoise, import, bench) and ``datasets``."""
 from __future__ import annotations
 
 import os
@@ -15,6 +15,7 @@ from aecodec.errors import EXIT_CODES
 
 from .coding import decode, encode
 from .common import VERBOSITY, one_line_errors, run_body
+from .datasets import datasets
 from .info import info, list_
 from .tools import bench, denoise, import_
 
@@ -43,7 +44,7 @@ def main(quiet: bool, verbose: bool) -> None:
         os.environ["TQDM_DISABLE"] = "1"
 
 
-for command in (encode, decode, info, list_, denoise, import_, bench):
+for command in (encode, decode, info, list_, denoise, import_, bench, datasets):
     main.add_command(command)
 
 

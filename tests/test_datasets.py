@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 import aecodec.datasets
-from aecodec.datasets import datasets_toml, load_datasets, split
+from aecodec.datasets import datasets_toml, load_datasets, resolve_images, split
 
 
 def test_datasets_load_no_pytorch_and_find_images_in_folders(tmp_path):
@@ -18,10 +18,12 @@ def test_datasets_load_no_pytorch_and_find_images_in_folders(tmp_path):
 
 
 def test_datasets_toml_names_and_override(monkeypatch, tmp_path):
-    specs = load_datasets()
-    assert {"kodak", "train"} <= set(specs)
-    monkeypatch.setenv("AECODEC_DATASET_KODAK", str(tmp_path))
-    assert load_datasets()["kodak"].root == tmp_path.resolve()
+    assert "train" in load_datasets() and "kodak" not in load_datasets()  # Kodak is fetched, not a local path
+    monkeypatch.setenv("AECODEC_DATASET_TRAIN", str(tmp_path))
+    assert load_datasets()["train"].root == tmp_path.resolve()
+    (tmp_path / "x.png").write_bytes(b"")
+    monkeypatch.setenv("AECODEC_DATASET_KODAK", str(tmp_path))  # a folder for a fetched name: no fetch
+    assert resolve_images("kodak") == [tmp_path / "x.png"]
 
 
 def test_split_is_deterministic_and_disjoint(tmp_path):

@@ -30,9 +30,9 @@ def workdir(tmp_path, sample_path):
     return tmp_path
 
 
-def run_block(name: str, cwd: Path) -> None:
+def run_block(name: str, cwd: Path, **extra_env: str) -> None:
     lang, code = blocks()[name]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **extra_env)
     if lang == "bash":
         cmd = ["bash", "-euo", "pipefail", "-c", code]
     else:
@@ -56,5 +56,7 @@ def test_readme_block_runs(name, workdir):
 
 @pytest.mark.skipif(not KODAK.exists(), reason="needs ../shared/datasets/kodak")
 def test_readme_bench_block_runs(workdir):
-    run_block("bench", workdir)
+    # Kodak is fetched as for a user, from a mirror folder (../shared's copy) into a cache of the test's own
+    run_block("bench", workdir, AECODEC_DATA_MIRROR=str(KODAK), AECODEC_DATA_DIR=str(workdir / "cache"))
+    assert len(list((workdir / "cache" / "kodak").glob("*.png"))) == 24
     assert (workdir / "results" / "mine" / "rd_psnr.png").exists()
