@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from .atomic import write_atomic
 from .errors import AecError, AecWarning, InputImageError, OutputError
 from .format.container import MAGIC
-from .sources import read_input, resolve_device
+from .sources import is_url, read_input, resolve_device
 
 # Images above this are refused unless asked for: 100 MP codes within the 2.5 GB memory bar in tiles
 # (bench/results/memory_100mp.json: 1.9 GiB encode, 2.2 GiB decode); a small file can declare a huge image.
@@ -199,9 +199,14 @@ def encode_image(src: str | Path | bytes | Image.Image, options: EncodeOptions) 
     return encode(src, codec=o.codec, quality=o.quality, device=device, effort=o.effort, weights=o.weights)
 
 
-def encode_file(src: Path, out: Path, options: EncodeOptions, force: bool = False) -> bytes:
-    """Encode the image file ``src`` to ``out`` (atomically), every refusal before the encode; returns the bytes."""
-    check_image(src, options.max_pixels)
+def encode_file(src: Path | str, out: Path, options: EncodeOptions, force: bool = False) -> bytes:
+    """Encode the image file (or URL) ``src`` to ``out`` (atomically), every refusal before the encode; returns
+    the bytes."""
+    if is_url(src):
+        src, name = read_input(src), src
+        check_image(src, options.max_pixels, name)
+    else:
+        check_image(src, options.max_pixels)
     check_encode_output(out, force)
     data = encode_image(src, options)
     write_atomic(out, data)

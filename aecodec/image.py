@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import AecWarning, FormatError, InputImageError
+from .sources import is_url, read_input
 
 Image.MAX_IMAGE_PIXELS = 1 << 28  # format.container.MAX_PIXELS: refuse decompression bombs beyond it
 
@@ -36,6 +37,8 @@ def open_image(src: str | Path | bytes | np.ndarray | Image.Image) -> Image.Imag
     elif isinstance(src, np.ndarray):
         im = _from_array(src)
     elif isinstance(src, (str, Path, bytes, bytearray, memoryview)):
+        if is_url(src):
+            src = read_input(src)
         try:
             im = Image.open(io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else src)
             if im.mode in ("RGB", "RGBA") and any(";16" in str(t.args) for t in im.tile):

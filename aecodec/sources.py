@@ -1,22 +1,43 @@
-"""Where coding reads from and runs on: an input file's bytes and the device, each refused with an
-``AecError`` that says why. Torch-free until a device other than the CPU is asked for."""
+"""Where coding reads from and runs on: an input's bytes (a file, or a URL of any protocol fsspec has:
+``http(s)://``, ``s3://``, ``memory://``, ...) and the device, each refused with an ``AecError`` that says why.
+Torch-free until a device other than the CPU is asked for."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from .errors import AecError, InputImageError
 
-__all__ = ["read_input", "resolve_device"]
+__all__ = ["is_url", "read_input", "resolve_device"]
 
 
-def read_input(path: Path) -> bytes:
-    """A file's bytes, or an ``InputImageError`` that says why not."""
+def is_url(path: object) -> bool:
+    """Whether ``path`` names a URL (``protocol://...``) rather than a local file."""
+    return isinstance(path, str) and "://" in path
+
+
+def read_input(path: Path | str) -> bytes:
+    """A file's or a URL's bytes, or an ``InputImageError`` that says why not."""
+    if is_url(path):
+        return _read_url(path)
     try:
         return path.read_bytes()
     except FileNotFoundError:
         raise InputImageError(f"no such file: {path}") from None
     except OSError as e:
         raise InputImageError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _read_url(url: str) -> bytes:
+    import fsspec
+
+    try:
+        with fsspec.open(url, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise InputImageError(f"cannot read {url}: not found, or its server is unreachable") from None
+    except Exception as e:  # each protocol's own errors (connection refused, no credentials, no such bucket)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise InputImageError(f"cannot read {url}: {first[:160]}") from None
 
 
 def resolve_device(device: str) -> str:

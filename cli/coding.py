@@ -25,15 +25,27 @@ from aecodec.files import (
     encode_file,
     encode_image,
     image_bytes,
+    is_url,
     read_input,
     resolve_device,
 )
 
-from .common import PATH, check_piped_output, complete_codec, emit, folder_run, run_body, say, to_stdout
+from .common import (
+    INPUT,
+    PATH,
+    check_piped_output,
+    complete_codec,
+    default_output,
+    emit,
+    folder_run,
+    run_body,
+    say,
+    to_stdout,
+)
 
 
 @click.command()
-@click.argument("input", type=PATH)
+@click.argument("input", type=INPUT)
 @click.option("-o", "--output", type=PATH, help="Output .aec file [INPUT with .aec suffix].")
 @click.option("-q", "--quality", type=float, help="Quality level (fractional allowed) [codec default].")
 @click.option("--codec", shell_complete=complete_codec,
@@ -61,7 +73,8 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
            device: str, force: bool, jobs: int, batch: int, max_pixels: int) -> None:
     """Compress an image to .aec, or every image in a folder (INPUT a folder, -o the output folder).
     A .npy input (1-D or 2-D float array) is coded by the array codec within --error-bound."""
-    if input.suffix.lower() == ".npy":
+    local = not is_url(input)
+    if local and input.suffix.lower() == ".npy":
         def array():
             if error_bound is None:
                 raise click.UsageError("arrays need --error-bound (the largest absolute error allowed)")
@@ -87,7 +100,7 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
         resolve_device(device)
         return EncodeOptions(codec, quality, bpp, max_bytes, psnr, effort, weights, device, max_pixels)
 
-    if input.is_dir():
+    if local and input.is_dir():
         def folder():
             folder_run("encode", aecodec.encode_folder, src=input, dst=output, **asdict(options()), force=force,
                        jobs=jobs, batch=batch)
@@ -99,12 +112,15 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
         t = time.perf_counter()
         if str(input) == "-" or str(output) == "-":
             check_piped_output(output, force, check_encode_output)
-            src = click.get_binary_stream("stdin").read() if str(input) == "-" else input
-            check_image(src, max_pixels, "stdin" if str(input) == "-" else None)
+            if str(input) == "-":
+                src, name = click.get_binary_stream("stdin").read(), "stdin"
+            else:
+                src, name = (input, None) if local else (read_input(input), input)
+            check_image(src, max_pixels, name)
             data = encode_image(src, o)
             emit(data, output)
         else:
-            data = encode_file(input, output or input.with_suffix(".aec"), o, force)
+            data = encode_file(input, output or default_output(input, ".aec"), o, force)
         fi = aecodec.inspect(data)
         say(f"{'stdin' if str(input) == '-' else input}: {fi.bytes} bytes, {fi.bpp:.4f} bpp, {fi.codec} quality "
             f"{fi.quality:g}, {time.perf_counter() - t:.2f} s")
@@ -128,7 +144,7 @@ def _parse_size(text: str) -> int:
 
 
 @click.command()
-@click.argument("input", type=PATH)
+@click.argument("input", type=INPUT)
 @click.option("-o", "--output", type=PATH,
               help="Output image; the format follows the suffix [INPUT with .png suffix].")
 @click.option("--weights", type=PATH,
@@ -144,7 +160,7 @@ def _parse_size(text: str) -> int:
 def decode(input: Path, output: Path | None, weights: Path | None, device: str, output_quality: int, force: bool,
            jobs: int, batch: int) -> None:
     """Decompress an .aec file to an image, or every .aec file in a folder (-o the output folder)."""
-    if input.is_dir():
+    if not is_url(input) and input.is_dir():
         run_body(lambda: folder_run("decode", aecodec.decode_folder, src=input, dst=output, device=device,
                                     weights=weights, force=force, jobs=jobs, batch=batch))
         return
@@ -157,7 +173,7 @@ def decode(input: Path, output: Path | None, weights: Path | None, device: str, 
             emit(d if isinstance(d, bytes) else image_bytes(d, out, output_quality), output)
         run_body(piped)
         return
-    out = output or input.with_suffix(".npy" if _holds_array(input) else ".png")
+    out = output or default_output(input, ".npy" if _holds_array(input) else ".png")
     run_body(lambda: _said(input, lambda: decode_file(input, out, device, weights, force, output_quality)))
 
 
@@ -170,10 +186,10 @@ def _said(input: Path, decode: Callable[[], bytes | Image.Image]) -> bytes | Ima
     return d
 
 
-def _holds_array(path: Path) -> bool:
+def _holds_array(path: Path | str) -> bool:
     """Whether an .aec file holds an array (decoded to .npy) rather than an image; unreadable files are left
     to the decoder to report."""
     try:
-        return aecodec.inspect(path.read_bytes()).mode == "F"
+        return aecodec.inspect(read_input(path)).mode == "F"
     except (OSError, AecError):
         return False

@@ -18,7 +18,27 @@ if TYPE_CHECKING:
     from aecodec.folders import FileResult, FolderReport
 
 # a path argument: its checks (exists, readable, writable) are the library's, which give README's exit codes
+class PathOrURL(click.ParamType):
+    """A local path (a ``Path``), or a URL (``protocol://...``, kept as a string: a ``Path`` would fold its
+    ``//``). Readability is the library's to report, with its exit code."""
+
+    name = "path"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Path) or (isinstance(value, str) and "://" in value):
+            return value
+        return Path(value)
+
+
 PATH = click.Path(path_type=Path, readable=False)
+INPUT = PathOrURL()  # inputs may be URLs; outputs are local paths
+
+
+def default_output(input: Path | str, suffix: str) -> Path:
+    """The output beside a local input, or in the current folder under a URL's file name."""
+    if isinstance(input, str):
+        return Path(Path(input.split("?")[0].rstrip("/")).name or "output").with_suffix(suffix)
+    return input.with_suffix(suffix)
 VERBOSITY = {"level": 1}  # 0 quiet, 1 normal, 2 verbose; set by the group options
 
 

@@ -10,11 +10,11 @@ import aecodec
 from aecodec.errors import AecError
 from aecodec.files import read_input
 
-from .common import PATH, run_body
+from .common import INPUT, PATH, run_body
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, required=True, type=PATH)
+@click.argument("inputs", nargs=-1, required=True, type=INPUT)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list for several files).")
 @click.option("--weights", type=PATH, help="Check decodability with this weights file.")
 def info(inputs: tuple[Path, ...], as_json: bool, weights: Path | None) -> None:
