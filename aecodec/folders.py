@@ -11,7 +11,7 @@ import warnings
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
 from . import workers
@@ -23,9 +23,12 @@ from .files import (
     EncodeOptions,
     check_folder,
     check_image,
+    decode_data,
     decode_file,
     encode_file,
+    encode_image,
     image_bytes,
+    is_url,
     read_input,
     resolve_device,
 )
@@ -49,15 +52,15 @@ class FolderReport:
     """What a folder run did, by input file: ``done`` (written), ``skipped`` (its output existed, without
     ``force``), ``failed`` (with the reason). ``clashes`` maps an output to the inputs that would all be written
     there: with any clash, the run was refused and nothing was written. ``unreadable``: the subfolders it could
-    not look into."""
+    not look into. Runs over URLs name their files by URL (strings)."""
 
-    src: Path
-    dst: Path
-    done: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    failed: dict[Path, str] = field(default_factory=dict)
-    clashes: dict[Path, list[Path]] = field(default_factory=dict)
-    unreadable: list[Path] = field(default_factory=list)
+    src: Path | str
+    dst: Path | str
+    done: list[Path | str] = field(default_factory=list)
+    skipped: list[Path | str] = field(default_factory=list)
+    failed: dict[Path | str, str] = field(default_factory=dict)
+    clashes: dict[Path | str, list[Path | str]] = field(default_factory=dict)
+    unreadable: list[Path | str] = field(default_factory=list)
 
     @property
     def clash_message(self) -> str:
@@ -65,9 +68,15 @@ class FolderReport:
         if not self.clashes:
             return ""
         out, inputs = next(iter(self.clashes.items()))
-        names = " and ".join(str(p.relative_to(self.src)) for p in inputs)
-        return (f"{names} would both be written to {out.relative_to(self.dst)} ({len(self.clashes)} such clash(es)):"
-                " rename or move one of each")
+        names = " and ".join(_relative(p, self.src) for p in inputs)
+        return (f"{names} would both be written to {_relative(out, self.dst)} ({len(self.clashes)} such "
+                "clash(es)): rename or move one of each")
+
+
+def _relative(path: Path | str, root: Path | str) -> str:
+    if isinstance(path, Path) and isinstance(root, Path):
+        return str(path.relative_to(root))
+    return str(path).removeprefix(str(root).rstrip("/") + "/")
 
 
 FileCallback = Callable[[FileResult], None]
@@ -79,7 +88,9 @@ def encode_folder(src: str | Path, dst: str | Path | None = None, *, codec: str 
                   psnr: float | None = None, effort: int = 0, weights: str | Path | None = None, device: str = "cpu",
                   max_pixels: int = MAX_PIXELS, force: bool = False, jobs: int = 0, batch: int = 1,
                   progress: bool = False, on_file: FileCallback | None = None) -> FolderReport:
-    """Encode every image under ``src`` to ``dst`` (default: ``src``) as .aec files, relative paths kept.
+    """Encode every image under ``src`` to ``dst`` (default: ``src``) as .aec files, relative paths kept. Either
+    may be a URL of any fsspec protocol (``s3://bucket/photos``, ``memory://in``): such runs code in this process
+    (``jobs`` and ``batch`` apply to local folders) and write each output as one object.
 
     Settings as for ``aecodec.encode`` or a rate target (``aecodec.ratecontrol``); bad ones are refused
     once, before any file. ``jobs``: worker processes (0: code in this process). ``batch`` > 1 codes that many
@@ -88,6 +99,12 @@ def encode_folder(src: str | Path, dst: str | Path | None = None, *, codec: str 
     encode_settings(codec, quality, effort, weights)
     device = resolve_device(device)
     options = EncodeOptions(codec, quality, bpp, max_bytes, psnr, effort, weights, device, max_pixels)
+    if is_url(src) or is_url(dst):
+        def convert(data: bytes, name: str, out: str) -> bytes:
+            check_image(data, max_pixels, name)
+            return encode_image(data, options)
+
+        return _run_urls(str(src), str(dst if dst is not None else src), IMAGE_SUFFIXES, ".aec", convert, force)
     src = Path(src)
 
     def many(srcs: list[Path], outs: list[Path]) -> list[bytes]:
@@ -109,6 +126,12 @@ def decode_folder(src: str | Path, dst: str | Path | None = None, *, device: str
     """Decode every .aec file under ``src`` to a PNG image under ``dst`` (default: ``src``), relative paths kept;
     ``weights``, ``jobs``, ``batch``, ``progress`` and ``on_file`` as for ``encode_folder``."""
     device = resolve_device(device)
+    if is_url(src) or is_url(dst):
+        def convert(data: bytes, name: str, out: str) -> bytes:
+            d = decode_data(data, Path(out), device, weights)
+            return d if isinstance(d, bytes) else image_bytes(d, Path(out))
+
+        return _run_urls(str(src), str(dst if dst is not None else src), {".aec"}, ".png", convert, force)
     src = Path(src)
 
     def many(srcs: list[Path], outs: list[Path]) -> list[bytes]:
@@ -133,7 +156,7 @@ def _run(kind: str, src: Path, dst: str | Path | None, inputs: set[str], suffix:
     if not src.is_dir():
         raise InputImageError(f"{src} is not a folder")
     dst = Path(dst) if dst is not None else src
-    check_folder(dst)
+    check_folder(dst, create=True)  # made, with its parents, when the nearest existing folder is writable
     sources, unreadable = folder_files(src, inputs)
     report = FolderReport(src, dst, unreadable=unreadable)
     outputs: dict[Path, list[Path]] = {}
@@ -164,6 +187,49 @@ def _run(kind: str, src: Path, dst: str | Path | None, inputs: set[str], suffix:
                 report.failed[r.src] = r.error
             if on_file is not None:
                 on_file(r)
+    return report
+
+
+def _run_urls(src: str, dst: str, inputs: set[str], suffix: str, convert: Callable[[bytes, str, str], bytes],
+              force: bool) -> FolderReport:
+    """A folder run where either folder is a URL (any fsspec protocol): the same plan (clashes refused before
+    anything is written, existing outputs skipped), each file read, coded in this process and written as one
+    object (a store's put is whole or nothing)."""
+    import fsspec
+
+    try:
+        fs_in, root_in = fsspec.core.url_to_fs(src)
+        fs_out, root_out = fsspec.core.url_to_fs(dst)
+        if not fs_in.isdir(root_in):
+            raise InputImageError(f"{src} is not a folder")
+        found = sorted(p for p in fs_in.find(root_in) if PurePosixPath(p).suffix.lower() in inputs)
+    except AecError:
+        raise
+    except Exception as e:  # each store's own errors (no such bucket, no credentials, unreachable)
+        raise InputImageError(f"cannot list {src}: {(str(e).splitlines() or [type(e).__name__])[0][:160]}") from None
+    report = FolderReport(fs_in.unstrip_protocol(root_in), fs_out.unstrip_protocol(root_out))
+    outputs: dict[str, list[str]] = {}
+    for p in found:
+        rel = PurePosixPath(p).relative_to(PurePosixPath(root_in)).with_suffix(suffix)
+        outputs.setdefault(f"{root_out.rstrip('/')}/{rel}", []).append(p)
+    report.clashes = {fs_out.unstrip_protocol(o): [fs_in.unstrip_protocol(i) for i in ins]
+                      for o, ins in outputs.items() if len(ins) > 1}
+    if report.clashes:
+        return report
+    for out, (p,) in outputs.items():
+        name = fs_in.unstrip_protocol(p)
+        if not force and fs_out.exists(out):
+            report.skipped.append(name)
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AecWarning)
+                fs_out.pipe_file(out, convert(read_input(name), name, out))
+            report.done.append(name)
+        except AecError as e:
+            report.failed[name] = str(e)
+        except Exception as e:  # the store refused the write
+            report.failed[name] = f"cannot write {fs_out.unstrip_protocol(out)}: {str(e)[:160]}"
     return report
 
 

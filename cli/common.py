@@ -12,7 +12,7 @@ from click.shell_completion import CompletionItem
 
 from aecodec.atomic import write_atomic
 from aecodec.errors import AecError, AecWarning, OutputError
-from aecodec.files import check_output
+from aecodec.files import check_folder, check_output
 
 if TYPE_CHECKING:
     from aecodec.folders import FileResult, FolderReport
@@ -129,6 +129,8 @@ def emit(data: bytes, output: Path | None) -> None:
 def folder_run(kind: str, code: Callable[..., FolderReport], **kwargs) -> None:
     """Run ``aecodec.encode_folder``/``decode_folder`` with a progress bar and each file's warnings as it is
     done; then one summary line and the failed files, exit 1 if any failed (7 for clashing outputs)."""
+    if kwargs.get("dst") is not None:
+        check_folder(kwargs["dst"])  # the command line wants an output folder that exists (mkdir -p it)
     report = code(progress=True, on_file=_warn, **kwargs)
     if report.clashes:
         raise OutputError(report.clash_message)

@@ -78,12 +78,38 @@ def test_batches_write_the_bytes_of_single_files_and_redo_a_failed_batch_file_by
     assert (batched / "sub" / "b.png").read_bytes() == (single / "sub" / "b.png").read_bytes()
 
 
-def test_bad_settings_and_a_missing_output_folder_are_refused_before_any_file(folders):
+def test_bad_settings_are_refused_before_any_file_and_a_missing_output_folder_is_made(folders):
     src, out = folders
     with pytest.raises(aecodec.UnknownCodecError):
         aecodec.encode_folder(src, out, quality=99)
     with pytest.raises(aecodec.AecError, match="at most one"):
         aecodec.encode_folder(src, out, quality=2, bpp=0.5)
-    with pytest.raises(aecodec.OutputError, match="does not exist"):
-        aecodec.encode_folder(src, out / "missing")
     assert list(out.iterdir()) == []
+    report = aecodec.encode_folder(src, out / "made" / "here", codec="hyperprior", quality=1)
+    assert report.done and (out / "made" / "here").is_dir()  # a missing output folder is made, as mkdir -p does
+
+
+def test_folders_given_by_url_code_alike_skip_existing_outputs_and_refuse_clashes(folders, tmp_path):
+    import fsspec
+
+    src, out = folders
+    fs = fsspec.filesystem("memory")
+    for p in sorted(q for q in src.rglob("*") if q.is_file()):
+        fs.pipe(f"memory://urlrun/in/{p.relative_to(src).as_posix()}", p.read_bytes())
+    local = aecodec.encode_folder(src, out, codec="hyperprior", quality=1)
+    remote = aecodec.encode_folder("memory://urlrun/in", "memory://urlrun/out", codec="hyperprior", quality=1)
+    assert len(remote.done) == len(local.done) and not remote.failed
+    for p in out.rglob("*.aec"):
+        assert fs.cat(f"memory://urlrun/out/{p.relative_to(out).as_posix()}") == p.read_bytes()
+    again = aecodec.encode_folder("memory://urlrun/in", "memory://urlrun/out", codec="hyperprior", quality=1)
+    assert not again.done and len(again.skipped) == len(local.done)
+    decoded = aecodec.decode_folder("memory://urlrun/out", "memory://urlrun/png")
+    assert len(decoded.done) == len(local.done) and not decoded.failed
+    fs.pipe("memory://urlrun/in/clash.png", fs.cat(remote.done[0]))
+    fs.pipe("memory://urlrun/in/clash.jpg", fs.cat(remote.done[0]))
+    refused = aecodec.encode_folder("memory://urlrun/in", "memory://urlrun/out2", codec="hyperprior", quality=1)
+    assert "clash.jpg and clash.png would both be written to clash.aec" in refused.clash_message
+    assert not fs.exists("memory://urlrun/out2")
+    with pytest.raises(aecodec.InputImageError, match="not a folder"):
+        aecodec.encode_folder("memory://urlrun/nothing", "memory://urlrun/out3")
+    fs.rm("memory://urlrun", recursive=True)
