@@ -7,23 +7,27 @@ in one ``.npz`` file, small enough to copy to another machine.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..datasets import resolve_images, split
+from ..datasets import is_validation, resolve_images, split
 from ..errors import AecError
+from .shards import is_shards, shard_images
+
+CHUNK = 64  # encoded shard images held at once before they are cut
 
 
-def random_crops(paths: list[Path], size: int, per_image: int, seed: int) -> torch.Tensor:
-    """Random ``size``-square RGB crops, uint8 [N, size, size, 3]; images with a short side >= 2*size are
-    first halved (antialiased), which also washes out JPEG artefacts of the sources."""
+def random_crops(images: Iterable[Path | bytes], size: int, per_image: int, seed: int) -> torch.Tensor:
+    """Random ``size``-square RGB crops, uint8 [N, size, size, 3], of image files or encoded images; images with
+    a short side >= 2*size are first halved (antialiased), which also washes out JPEG artefacts of the sources."""
     rng = np.random.default_rng(seed)
     crops = []
-    for path in paths:
-        im = Image.open(path).convert("RGB")
+    for source in images:
+        im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source).convert("RGB")
         if min(im.size) >= 2 * size:
             im = im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS)
         if min(im.size) < size:
@@ -65,6 +69,27 @@ def load_pack(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
         return _decode_crops(z["train"], z["train_offsets"]), _decode_crops(z["val"], z["val_offsets"])
 
 
+def _shard_crops(pattern: str, size: int, per_image: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training, validation) crops of tar shards, each image cut as it streams past (at most ``CHUNK`` encoded
+    images are held at once); the split is the datasets' split of the members' names. Shards too small to have
+    validation images of their own validate on their first image, as a folder does."""
+    parts, pending, val, first = [], [], [], None
+    for name, data in shard_images(pattern):
+        if is_validation(Path(name)):
+            val.append(data)
+            continue
+        first = first or data
+        pending.append(data)
+        if len(pending) == CHUNK:
+            parts.append(random_crops(pending, size, per_image, seed + len(parts)))
+            pending.clear()
+    if pending:
+        parts.append(random_crops(pending, size, per_image, seed + len(parts)))
+    if not parts:
+        raise AecError(f"{pattern}: its shards hold no training images")
+    return torch.cat(parts), random_crops(val or [first], size, 2, 100)
+
+
 def image_crops(data: str, patch: int, crop: int, crops_per_image: int,
                 seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(training, validation) crops, uint8 [N, S, S, 3]: a pack's as stored, else random crops of side
@@ -72,6 +97,8 @@ def image_crops(data: str, patch: int, crop: int, crops_per_image: int,
     images of its own validates on its first image)."""
     if data.endswith(".npz"):
         train, val = load_pack(Path(data))
+    elif is_shards(data):
+        train, val = _shard_crops(data, max(patch, crop), crops_per_image, seed)
     else:
         tr, va = split(resolve_images(data))
         size = max(patch, crop)
