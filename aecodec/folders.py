@@ -190,11 +190,19 @@ def _run(kind: str, src: Path, dst: str | Path | None, inputs: set[str], suffix:
     return report
 
 
-def _run_urls(src: str, dst: str, inputs: set[str], suffix: str, convert: Callable[[bytes, str, str], bytes],
-              force: bool) -> FolderReport:
-    """A folder run where either folder is a URL (any fsspec protocol): the same plan (clashes refused before
-    anything is written, existing outputs skipped), each file read, coded in this process and written as one
-    object (a store's put is whole or nothing)."""
+@dataclass
+class UrlPlan:
+    """A folder run over fsspec paths, planned before anything is coded: the report so far (clashes, skipped
+    outputs) and the (input URL, output path) pairs still to code."""
+
+    report: FolderReport
+    tasks: list[tuple[str, str]]
+    fs_out: object
+
+
+def plan_urls(src: str, dst: str, inputs: set[str], suffix: str, force: bool) -> UrlPlan:
+    """List ``src`` (a folder or URL prefix), map every input to its output under ``dst``, refuse clashes (no
+    tasks then) and skip outputs that exist (unless ``force``)."""
     import fsspec
 
     try:
@@ -214,23 +222,39 @@ def _run_urls(src: str, dst: str, inputs: set[str], suffix: str, convert: Callab
         outputs.setdefault(f"{root_out.rstrip('/')}/{rel}", []).append(p)
     report.clashes = {fs_out.unstrip_protocol(o): [fs_in.unstrip_protocol(i) for i in ins]
                       for o, ins in outputs.items() if len(ins) > 1}
-    if report.clashes:
-        return report
-    for out, (p,) in outputs.items():
-        name = fs_in.unstrip_protocol(p)
+    tasks = []
+    for out, ins in outputs.items() if not report.clashes else ():
         if not force and fs_out.exists(out):
-            report.skipped.append(name)
-            continue
+            report.skipped.append(fs_in.unstrip_protocol(ins[0]))
+        else:
+            tasks.append((fs_in.unstrip_protocol(ins[0]), out))
+    return UrlPlan(report, tasks, fs_out)
+
+
+def write_to(fs, out: str, data: bytes) -> None:
+    """One output of a URL run: atomically on a local disk, as one object (whole or nothing) in a store."""
+    if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(Path(out), data)
+    else:
+        fs.pipe_file(out, data)
+
+
+def _run_urls(src: str, dst: str, inputs: set[str], suffix: str, convert: Callable[[bytes, str, str], bytes],
+              force: bool) -> FolderReport:
+    """A folder run where either folder is a URL (any fsspec protocol), coded in this process."""
+    plan = plan_urls(src, dst, inputs, suffix, force)
+    for name, out in plan.tasks:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", AecWarning)
-                fs_out.pipe_file(out, convert(read_input(name), name, out))
-            report.done.append(name)
+                write_to(plan.fs_out, out, convert(read_input(name), name, out))
+            plan.report.done.append(name)
         except AecError as e:
-            report.failed[name] = str(e)
+            plan.report.failed[name] = str(e)
         except Exception as e:  # the store refused the write
-            report.failed[name] = f"cannot write {fs_out.unstrip_protocol(out)}: {str(e)[:160]}"
-    return report
+            plan.report.failed[name] = f"cannot write {plan.fs_out.unstrip_protocol(out)}: {str(e)[:160]}"
+    return plan.report
 
 
 def _code(task: _Task) -> FileResult:
