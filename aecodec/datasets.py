@@ -32,19 +32,29 @@ class DatasetSpec:
         return sorted(found)
 
 
-# Datasets fetched on first use, each file checked against its SHA-256 (``fetch``).
+# Datasets fetched on first use, each file checked against its SHA-256 (``fetch``). The archives' digests are
+# those tensorflow/datasets publishes for the same URLs (its url_checksums files).
 KODAK_COMMIT = "dd2e1105fe8d9afe1120cd7e4c0e5e41f509a81b"
+EXTRACTED = "extracted"  # where a fetched dataset's archives are unpacked, beside them
 
 
 @dataclass(frozen=True)
 class Source:
-    """A dataset aecodec fetches: each file's name, where it comes from, and its SHA-256."""
+    """A dataset aecodec fetches: each file's name, where it comes from, and its SHA-256. ``archives``: the files
+    are zip archives, checked whole and then extracted, and the dataset is the images inside them."""
 
     name: str
     urls: dict[str, str]  # file name -> URL
     sha256: dict[str, str]  # file name -> hex digest
     licence: str
     role: str = ""
+    archives: bool = False
+
+    def images(self, folder: Path) -> list[Path]:
+        """The dataset's images in its fetched ``folder``."""
+        if self.archives:
+            return folder_images(folder / EXTRACTED)
+        return [folder / f for f in sorted(self.sha256)]
 
 
 SOURCES: dict[str, Source] = {s.name: s for s in (
@@ -78,6 +88,15 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
            },
            licence="Kodak Lossless True Color Image Suite, released by Eastman Kodak for unrestricted research use",
            role="test: reporting only, never train or select models on it"),
+    Source("clic2020-professional-valid",
+           {"professional_valid_2020.zip": "https://data.vision.ee.ethz.ch/cvl/clic/professional_valid_2020.zip"},
+           {"professional_valid_2020.zip": "00be38092ade2ab5163b65f7f6523d46c7bca147007f559adbb02c0afc236b7d"},
+           licence="CLIC 2020 (Challenge on Learned Image Compression) professional validation set, research use",
+           role="test: 41 professional photos", archives=True),
+    Source("div2k-valid",
+           {"DIV2K_valid_HR.zip": "https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip"},
+           {"DIV2K_valid_HR.zip": "20dd31fd84d777bc1cf5d6b7654a3f569c0aec74458ae094122ad1d0489900fc"},
+           licence="DIV2K (NTIRE 2017), academic research use", role="test: 100 2K photos", archives=True),
 )}
 
 
@@ -114,6 +133,8 @@ def fetch(name: str, progress: Callable[[str], None] = lambda file_name: None) -
     mirror = os.environ.get("AECODEC_DATA_MIRROR", "")
     for file_name, digest in source.sha256.items():
         target = folder / file_name
+        if source.archives and (folder / EXTRACTED / f".{file_name}.{digest[:16]}").exists():
+            continue  # checked and unpacked before
         if target.is_file() and _sha256(target) == digest:
             continue
         progress(file_name)
@@ -122,7 +143,40 @@ def fetch(name: str, progress: Callable[[str], None] = lambda file_name: None) -
         else:
             url = mirror.rstrip("/") + "/" + file_name if mirror else source.urls[file_name]
             _download(url, target, digest)
+    if source.archives:
+        for file_name, digest in source.sha256.items():
+            _extract(folder / file_name, folder / EXTRACTED, digest)
     return folder
+
+
+def _extract(archive: Path, into: Path, digest: str) -> None:
+    """Unpack a checked zip archive's images once (a marker names the archive's digest), through a temporary
+    folder, so an interrupted extraction is redone and never read half done."""
+    import shutil
+    import tempfile
+    import zipfile
+
+    marker = into / f".{archive.name}.{digest[:16]}"
+    if marker.exists():
+        return
+    into.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=into, prefix=".part-"))
+    try:
+        with zipfile.ZipFile(archive) as z:
+            for member in z.infolist():
+                name = Path(member.filename)
+                if member.is_dir() or name.suffix.lower() not in IMAGE_SUFFIXES or ".." in name.parts:
+                    continue
+                target = tmp / name.name
+                with z.open(member) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        for f in tmp.iterdir():
+            os.replace(f, into / f.name)
+        marker.touch()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise AecError(f"cannot unpack {archive.name}: {str(e)[:160]}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _copy_checked(src: Path, target: Path, digest: str) -> None:
@@ -197,8 +251,7 @@ def resolve_images(name_or_path: str, limit: int | None = None) -> list[Path]:
     elif env := os.environ.get(f"AECODEC_DATASET_{name_or_path.upper()}"):
         files = folder_images(Path(env))
     elif name_or_path in SOURCES:
-        folder = fetch(name_or_path)
-        files = [folder / f for f in sorted(SOURCES[name_or_path].sha256)]
+        files = SOURCES[name_or_path].images(fetch(name_or_path))
     else:
         specs = load_datasets()
         if name_or_path not in specs:

@@ -3,6 +3,7 @@ cached, fetched once, resumed after an interruption, refused when wrong, and not
 import functools
 import hashlib
 import http.server
+import io
 import threading
 
 import pytest
@@ -122,3 +123,33 @@ def test_the_command_line_lists_fetches_and_prints_the_folder(served, tmp_path):
     assert r.stdout.strip() == str(tmp_path / "cache" / "tiny") and not r.stderr  # nothing left to fetch
     r = runner.invoke(main, ["datasets", "fetch", "nope"])
     assert r.exit_code == 1 and "no dataset 'nope'" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_an_archive_is_checked_whole_then_its_images_unpacked_once(tmp_path, monkeypatch):
+    import zipfile
+
+    root = tmp_path / "served"
+    root.mkdir()
+    with zipfile.ZipFile(root / "set.zip", "w") as z:
+        for i in range(3):
+            buf = io.BytesIO()
+            noise_image(16, 16, seed=i).save(buf, "PNG")
+            z.writestr(f"set/img{i}.png", buf.getvalue())
+        z.writestr("set/README.txt", "not an image")
+    digest = hashlib.sha256((root / "set.zip").read_bytes()).hexdigest()
+    server = Server(root)
+    try:
+        monkeypatch.setitem(datasets.SOURCES, "zipped", Source("zipped", {"set.zip": server.url + "set.zip"},
+                                                                 {"set.zip": digest}, "test", archives=True))
+        monkeypatch.setenv("AECODEC_DATA_DIR", str(tmp_path / "cache"))
+        monkeypatch.delenv("AECODEC_DATA_MIRROR", raising=False)
+        assert [p.name for p in resolve_images("zipped")] == ["img0.png", "img1.png", "img2.png"]
+        (tmp_path / "cache" / "zipped" / "set.zip").write_bytes(b"")  # not read again: the marker stands
+        assert len(resolve_images("zipped")) == 3 and server.hits == {"set.zip": 1}
+        monkeypatch.setitem(datasets.SOURCES, "bad", Source("bad", {"set.zip": server.url + "set.zip"},
+                                                              {"set.zip": "0" * 64}, "test", archives=True))
+        with pytest.raises(aecodec.AecError, match="SHA-256"):
+            fetch("bad")
+        assert not (tmp_path / "cache" / "bad" / "extracted").exists()
+    finally:
+        server.close()
