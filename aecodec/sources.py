@@ -7,12 +7,25 @@ from pathlib import Path
 
 from .errors import AecError, InputImageError
 
-__all__ = ["is_url", "read_input", "resolve_device"]
+__all__ = ["is_folder", "is_url", "read_input", "resolve_device"]
 
 
 def is_url(path: object) -> bool:
     """Whether ``path`` names a URL (``protocol://...``) rather than a local file."""
     return isinstance(path, str) and "://" in path
+
+
+def is_folder(path: Path | str) -> bool:
+    """Whether ``path`` (a local path or a URL) is a folder; a URL that cannot be listed is not one."""
+    if not is_url(path):
+        return Path(path).is_dir()
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(path)
+        return bool(fs.isdir(root))
+    except Exception:  # no such store, no credentials: the reader reports it
+        return False
 
 
 def read_input(path: Path | str) -> bytes:

@@ -25,10 +25,10 @@ from aecodec.files import (
     encode_file,
     encode_image,
     image_bytes,
-    is_url,
     read_input,
     resolve_device,
 )
+from aecodec.sources import is_folder, is_url
 
 from .common import (
     INPUT,
@@ -38,6 +38,7 @@ from .common import (
     default_output,
     emit,
     folder_run,
+    report_folder,
     run_body,
     say,
     to_stdout,
@@ -46,7 +47,8 @@ from .common import (
 
 @click.command()
 @click.argument("input", type=INPUT)
-@click.option("-o", "--output", type=PATH, help="Output .aec file [INPUT with .aec suffix].")
+@click.option("-o", "--output", type=INPUT,
+              help="Output .aec file [INPUT with .aec suffix]; for a folder, the output folder or URL prefix.")
 @click.option("-q", "--quality", type=float, help="Quality level (fractional allowed) [codec default].")
 @click.option("--codec", shell_complete=complete_codec,
               help="Codec name (see `aecodec list`) [the default codec].")
@@ -68,9 +70,13 @@ from .common import (
               help="Folders: images per transform pass, in one process (use 8+ with --device cuda).")
 @click.option("--max-pixels", type=click.IntRange(0), default=MAX_PIXELS, show_default=True,
               help="Refuse larger images at once, from their header (decompression bombs); 0: no limit.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Folders: ray codes them on a Ray cluster (pip install 'aecodec[ray]'), INPUT and -o folders "
+                   "or URL prefixes.")
+@click.option("--address", help="--engine ray: the cluster's address [the one Ray finds, or a local one].")
 def encode(input: Path, output: Path | None, quality: float | None, codec: str | None, bpp: float | None,
            size: str | None, psnr: float | None, error_bound: float | None, weights: Path | None, effort: int,
-           device: str, force: bool, jobs: int, batch: int, max_pixels: int) -> None:
+           device: str, force: bool, jobs: int, batch: int, max_pixels: int, engine: str, address: str | None) -> None:
     """Compress an image to .aec, or every image in a folder (INPUT a folder, -o the output folder).
     A .npy input (1-D or 2-D float array) is coded by the array codec within --error-bound."""
     local = not is_url(input)
@@ -100,7 +106,21 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
         resolve_device(device)
         return EncodeOptions(codec, quality, bpp, max_bytes, psnr, effort, weights, device, max_pixels)
 
-    if local and input.is_dir():
+    if engine == "ray":
+        def on_ray():
+            o = options()
+            if output is None or o.targets or effort:
+                raise click.UsageError("--engine ray codes a folder to -o FOLDER at a quality (-q), without rate "
+                                       "targets or --effort")
+            try:
+                from aecodec.ray import encode_prefix
+            except ImportError:
+                raise AecError("--engine ray needs Ray: pip install 'aecodec[ray]'") from None
+            report_folder("encode", encode_prefix(str(input), str(output), codec=codec, quality=quality,
+                                                  address=address, force=force, weights=weights))
+        run_body(on_ray)
+        return
+    if is_folder(input):
         def folder():
             folder_run("encode", aecodec.encode_folder, src=input, dst=output, **asdict(options()), force=force,
                        jobs=jobs, batch=batch)
@@ -109,6 +129,8 @@ def encode(input: Path, output: Path | None, quality: float | None, codec: str |
 
     def body():
         o = options()
+        if is_url(output):
+            raise click.UsageError("a URL output takes a folder input (or --engine ray); write one file locally")
         t = time.perf_counter()
         if str(input) == "-" or str(output) == "-":
             check_piped_output(output, force, check_encode_output)

@@ -129,9 +129,13 @@ def emit(data: bytes, output: Path | None) -> None:
 def folder_run(kind: str, code: Callable[..., FolderReport], **kwargs) -> None:
     """Run ``aecodec.encode_folder``/``decode_folder`` with a progress bar and each file's warnings as it is
     done; then one summary line and the failed files, exit 1 if any failed (7 for clashing outputs)."""
-    if kwargs.get("dst") is not None:
-        check_folder(kwargs["dst"])  # the command line wants an output folder that exists (mkdir -p it)
-    report = code(progress=True, on_file=_warn, **kwargs)
+    if kwargs.get("dst") is not None and not isinstance(kwargs["dst"], str):
+        check_folder(kwargs["dst"])  # the command line wants a local output folder that exists (mkdir -p it)
+    report_folder(kind, code(progress=True, on_file=_warn, **kwargs))
+
+
+def report_folder(kind: str, report: FolderReport) -> None:
+    """A folder run's outcome: one summary line and the failed files; exit 1 if any failed (7 for clashes)."""
     if report.clashes:
         raise OutputError(report.clash_message)
     if VERBOSITY["level"] > 0:

@@ -43,3 +43,20 @@ def test_the_map_batches_callables_round_trip_a_batch(sample_path):
     assert list(coded["aec"]) == [aecodec.encode(sample_path, codec="hyperprior", quality=2)] * 2
     decoded = aecodec.ray.Decoder()(coded)
     assert decoded["png"][0][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_command_line_codes_a_folder_on_ray(local_ray, tmp_path, sample_path):
+    from click.testing import CliRunner
+
+    from aecodec.cli.main import main
+
+    (tmp_path / "in").mkdir()
+    for name in ("a.png", "b.png"):
+        shutil.copy(sample_path, tmp_path / "in" / name)
+    runner = CliRunner()
+    r = runner.invoke(main, ["encode", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--engine", "ray",
+                             "--codec", "hyperprior", "-q", "2"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "a.aec").read_bytes() == aecodec.encode(sample_path, codec="hyperprior", quality=2)
+    r = runner.invoke(main, ["encode", str(tmp_path / "in"), "--engine", "ray"])  # no -o
+    assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1

@@ -1,5 +1,7 @@
 """Inputs by URL: any fsspec protocol reads like a file (a loopback HTTP server, fsspec's memory filesystem), and a
 URL that cannot be read is one line with the unreadable-input code."""
+import shutil
+
 import fsspec
 import pytest
 from click.testing import CliRunner
@@ -42,3 +44,17 @@ def test_the_api_and_the_command_line_encode_from_a_url(server, sample_path, tmp
     assert r.exit_code == 4 and len(r.stderr.splitlines()) == 1
     r = runner.invoke(main, ["encode", server.url + "missing.png", "-o", "m.aec"])
     assert r.exit_code == 3 and "cannot read" in r.stderr and not (tmp_path / "m.aec").exists()
+
+
+def test_a_folder_run_writes_to_a_url_and_a_single_file_does_not(tmp_path, sample_path):
+    (tmp_path / "in").mkdir()
+    shutil.copy(sample_path, tmp_path / "in" / "a.png")
+    runner = CliRunner()
+    r = runner.invoke(main, ["encode", str(tmp_path / "in"), "-o", "memory://cliout", "--codec", "hyperprior",
+                             "-q", "2"])
+    assert r.exit_code == 0, r.output
+    fs = fsspec.filesystem("memory")
+    assert fs.cat("memory://cliout/a.aec") == aecodec.encode(sample_path, codec="hyperprior", quality=2)
+    fs.rm("memory://cliout", recursive=True)
+    r = runner.invoke(main, ["encode", str(sample_path), "-o", "memory://one.aec"])
+    assert r.exit_code == 2 and "URL output" in r.stderr and not fs.exists("memory://one.aec")
