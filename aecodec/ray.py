@@ -8,6 +8,8 @@ outputs skipped), then chunks of files on a pool of actors. Each actor writes it
 one object, so a chunk whose worker died is redone (Ray retries it) with nothing missing or partial."""
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 
 from .folders import FolderReport, plan_urls, write_to
@@ -94,8 +96,9 @@ def encode_prefix(src: str, dst: str, codec: str | None = None, quality: float |
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
     coder = ray.remote(max_restarts=3, max_task_retries=3)(_Coder)
-    pool = ActorPool([coder.remote(str(dst), codec=codec, quality=quality, weights=weights)
-                      for _ in range(max(1, actors))])
+    run_id = uuid.uuid4().hex[:8]  # named actors, so that an operator (or a test) can find this run's coders
+    pool = ActorPool([coder.options(name=f"aecodec-coder-{run_id}-{i}").remote(
+        str(dst), codec=codec, quality=quality, weights=weights) for i in range(max(1, actors))])
     chunks = [plan.tasks[i:i + chunk] for i in range(0, len(plan.tasks), chunk)]
     for results in pool.map_unordered(lambda actor, c: actor.run.remote(c), chunks):
         for name, error in results:

@@ -60,3 +60,36 @@ def test_the_command_line_codes_a_folder_on_ray(local_ray, tmp_path, sample_path
     assert (tmp_path / "out" / "a.aec").read_bytes() == aecodec.encode(sample_path, codec="hyperprior", quality=2)
     r = runner.invoke(main, ["encode", str(tmp_path / "in"), "--engine", "ray"])  # no -o
     assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1
+
+
+def test_a_killed_worker_is_replaced_and_its_chunk_redone_with_nothing_missing_or_partial(local_ray, tmp_path,
+                                                                                           sample_path):
+    import threading
+    import time
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(12):
+        shutil.copy(sample_path, photos / f"p{i:02d}.png")
+    result = {}
+    run = threading.Thread(target=lambda: result.update(report=aecodec.ray.encode_prefix(
+        str(photos), str(tmp_path / "out"), codec="hyperprior", quality=2, actors=2, chunk=1)))
+    run.start()
+    killed = 0
+    for _ in range(300):  # kill one coder as soon as it has written something
+        named = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+                 if a["name"].startswith("aecodec-coder-")]
+        if named and any((tmp_path / "out").glob("*.aec")):
+            ray.kill(ray.get_actor(named[0]), no_restart=False)
+            killed = 1
+            break
+        time.sleep(0.05)
+    run.join(timeout=300)
+    assert killed and not run.is_alive()
+    report = result["report"]
+    assert len(report.done) == 12 and not report.failed
+    want = aecodec.encode(sample_path, codec="hyperprior", quality=2)
+    # every output complete, none missing (a worker killed mid-write can leave only a hidden temporary file)
+    outputs = sorted(p for p in (tmp_path / "out").iterdir() if not p.name.startswith("."))
+    assert [p.name for p in outputs] == [f"p{i:02d}.aec" for i in range(12)]
+    assert all(p.read_bytes() == want for p in outputs)
