@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AecError
+from .errors import AecError, reason
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
 
@@ -174,7 +174,7 @@ def _extract(archive: Path, into: Path, digest: str) -> None:
             os.replace(f, into / f.name)
         marker.touch()
     except (zipfile.BadZipFile, OSError) as e:
-        raise AecError(f"cannot unpack {archive.name}: {str(e)[:160]}") from None
+        raise AecError(f"cannot unpack {archive.name}: {reason(e)}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -204,7 +204,7 @@ def _download(url: str, target: Path, digest: str) -> None:
     except ValueError:  # pooch: the downloaded file's hash differs (the file was removed)
         raise AecError(f"{url} does not have the SHA-256 aecodec expects ({digest[:16]}...): refused") from None
     except (requests.RequestException, OSError) as e:
-        raise AecError(f"cannot fetch {url}: {str(e).splitlines()[0][:160]}") from None
+        raise AecError(f"cannot fetch {url}: {reason(e)}") from None
 
 
 def datasets_toml() -> Path:

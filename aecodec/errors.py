@@ -18,6 +18,12 @@ EXIT_CODES: dict[int, str] = {
 MAX_MESSAGE = 400  # characters: a message names what went wrong, never echoes an input
 
 
+def reason(e: BaseException, limit: int = 160) -> str:
+    """The first line of another library's exception (its type when it says nothing), bounded: what an
+    ``AecError`` quotes of a failure it reports."""
+    return ((str(e).strip().splitlines() or [type(e).__name__])[0])[:limit]
+
+
 class AecError(Exception):
     """Base of every error aecodec raises on purpose. Its message is one line of at most ``MAX_MESSAGE``
     characters, whatever it quotes."""

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 from . import workers
 from .atomic import write_atomic
 from .datasets import IMAGE_SUFFIXES, folder_files
-from .errors import AecError, AecWarning, InputImageError
+from .errors import AecError, AecWarning, InputImageError, reason
 from .files import (
     MAX_PIXELS,
     EncodeOptions,
@@ -214,7 +214,7 @@ def plan_urls(src: str, dst: str, inputs: set[str], suffix: str, force: bool) ->
     except AecError:
         raise
     except Exception as e:  # each store's own errors (no such bucket, no credentials, unreachable)
-        raise InputImageError(f"cannot list {src}: {(str(e).splitlines() or [type(e).__name__])[0][:160]}") from None
+        raise InputImageError(f"cannot list {src}: {reason(e)}") from None
     report = FolderReport(fs_in.unstrip_protocol(root_in), fs_out.unstrip_protocol(root_out))
     outputs: dict[str, list[str]] = {}
     for p in found:
@@ -240,20 +240,30 @@ def write_to(fs, out: str, data: bytes) -> None:
         fs.pipe_file(out, data)
 
 
+def code_url(fs_out, name: str, out: str, convert: Callable[[bytes, str, str], bytes]) -> str | None:
+    """One file of a URL run, wherever it runs: read, coded by ``convert`` (bytes, input name, output path) and
+    written; None, or why it failed."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AecWarning)
+            write_to(fs_out, out, convert(read_input(name), name, out))
+        return None
+    except AecError as e:
+        return str(e)
+    except Exception as e:  # the store refused the write
+        return f"cannot write {fs_out.unstrip_protocol(out)}: {reason(e)}"
+
+
 def _run_urls(src: str, dst: str, inputs: set[str], suffix: str, convert: Callable[[bytes, str, str], bytes],
               force: bool) -> FolderReport:
     """A folder run where either folder is a URL (any fsspec protocol), coded in this process."""
     plan = plan_urls(src, dst, inputs, suffix, force)
     for name, out in plan.tasks:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", AecWarning)
-                write_to(plan.fs_out, out, convert(read_input(name), name, out))
+        error = code_url(plan.fs_out, name, out, convert)
+        if error is None:
             plan.report.done.append(name)
-        except AecError as e:
-            plan.report.failed[name] = str(e)
-        except Exception as e:  # the store refused the write
-            plan.report.failed[name] = f"cannot write {plan.fs_out.unstrip_protocol(out)}: {str(e)[:160]}"
+        else:
+            plan.report.failed[name] = error
     return plan.report
 
 

@@ -12,8 +12,7 @@ import uuid
 
 import numpy as np
 
-from .folders import FolderReport, plan_urls, write_to
-from .sources import read_input
+from .folders import FolderReport, code_url, plan_urls
 
 
 class Encoder:
@@ -61,20 +60,15 @@ class _Coder:
         self.encoder = Encoder(**settings)
         self.fs = fsspec.core.url_to_fs(dst)[0]
 
-    def run(self, chunk: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
-        from .errors import AecError
+    def _convert(self, data: bytes, name: str, out: str) -> bytes:
         from .files import check_image
 
-        done = []
-        for name, out in chunk:
-            try:
-                data = read_input(name)
-                check_image(data, name=name)
-                write_to(self.fs, out, self.encoder({"bytes": [data]})["aec"][0])
-                done.append((name, None))
-            except AecError as e:
-                done.append((name, str(e)))
-        return done
+        check_image(data, name=name)
+        return self.encoder({"bytes": [data]})["aec"][0]
+
+    def run(self, chunk: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
+        """(input, why it failed or None) for each pair of the chunk."""
+        return [(name, code_url(self.fs, name, out, self._convert)) for name, out in chunk]
 
 
 def encode_prefix(src: str, dst: str, codec: str | None = None, quality: float | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import AecError, InputImageError
+from .errors import AecError, InputImageError, reason
 
 __all__ = ["is_folder", "is_url", "read_input", "resolve_device"]
 
@@ -49,8 +49,7 @@ def _read_url(url: str) -> bytes:
     except FileNotFoundError:
         raise InputImageError(f"cannot read {url}: not found, or its server is unreachable") from None
     except Exception as e:  # each protocol's own errors (connection refused, no credentials, no such bucket)
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise InputImageError(f"cannot read {url}: {first[:160]}") from None
+        raise InputImageError(f"cannot read {url}: {reason(e)}") from None
 
 
 def resolve_device(device: str) -> str:

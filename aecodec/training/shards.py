@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from ..datasets import IMAGE_SUFFIXES
-from ..errors import AecError
+from ..errors import AecError, reason
 
 
 def is_shards(data: str) -> bool:
@@ -36,4 +36,4 @@ def shard_images(pattern: str) -> Iterator[tuple[str, bytes]]:
         except FileNotFoundError:
             raise AecError(f"no such shard: {url}") from None
         except (tarfile.TarError, OSError) as e:
-            raise AecError(f"cannot read shard {url}: {str(e)[:160]}") from None
+            raise AecError(f"cannot read shard {url}: {reason(e)}") from None
